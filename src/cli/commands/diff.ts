@@ -1,0 +1,43 @@
+import type { CommandModule } from 'yargs';
+import { upToDate } from '../../transfer/plan.js';
+import { diff } from '../../transfer/push.js';
+import { openDestination } from '../destination.js';
+import { openLocalStore, readModels } from '../models.js';
+import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
+import { blobJson, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
+import { runCommand } from '../run-command.js';
+
+export interface DiffArgs extends DestinationArgs {
+  models: string[];
+  'exit-code': boolean;
+}
+
+export const diffCommand: CommandModule<object, DiffArgs> = {
+  command: 'diff <models..>',
+  describe: 'Show which blobs the destination lacks (writes nothing)',
+  builder: (yargs) =>
+    destinationOptions(yargs)
+      .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b' })
+      .option('exit-code', { type: 'boolean', default: false, describe: 'Exit 1 when something would be sent, 0 when up to date (like diff(1))' }) as never,
+  handler: (args) => runCommand(args.verbose, () => runDiff(args, args['exit-code'])),
+};
+
+/** Shared by `diff` and `push --dry-run`. With exitCode, trouble is 2 and "would send" is 1. */
+export async function runDiff(args: DestinationArgs & { models: string[] }, exitCode: boolean): Promise<number> {
+  const local = openLocalStore(args);
+  const models = await readModels(local, args.models);
+  const remote = await openDestination(args);
+  try {
+    const { plan, modelsDir, remoteExists } = await diff({ local, remote, models, jobs: 1, rangeSize: args['range-size'] * MiB });
+    if (args.json) {
+      const doc = { models: models.map(modelJson), destination: modelsDir, exists: remoteExists, blobs: plan.blobs.map(blobJson), manifests: plan.manifests, upToDate: upToDate(plan), bytesToSend: plan.bytesToSend };
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    } else if (!args.quiet) {
+      const note = remoteExists ? '' : ' (does not exist yet)';
+      process.stdout.write(`destination: ${remote.where}${note}\n${formatPlanTable(plan)}\n${planSummary(plan, 'would send')}\n`);
+    }
+    return exitCode && !upToDate(plan) ? 1 : 0;
+  } finally {
+    await remote.transport.close();
+  }
+}

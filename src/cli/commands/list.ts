@@ -1,0 +1,30 @@
+import type { CommandModule } from 'yargs';
+import { manifestId, manifestSize } from '../../store/manifest.js';
+import { displayName } from '../../store/model-name.js';
+import { formatBytes } from '../../progress/format.js';
+import { openLocalStore } from '../models.js';
+import { type LocalArgs, localOptions } from '../options.js';
+import { formatTable, modelJson } from '../plan-output.js';
+import { runCommand } from '../run-command.js';
+
+interface ListArgs extends LocalArgs {
+  json: boolean;
+}
+
+export const listCommand: CommandModule<object, ListArgs> = {
+  command: 'list',
+  describe: 'List the models in the local store, as ollama list names them',
+  builder: (yargs) => localOptions(yargs).option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as never,
+  handler: (args) =>
+    runCommand(args.verbose, async () => {
+      const local = openLocalStore(args);
+      const models = [];
+      for (const name of await local.listNames()) models.push(await local.readModel(name));
+      if (args.json) {
+        process.stdout.write(`${JSON.stringify({ modelsDir: local.modelsDir, models: models.map(modelJson) }, null, 2)}\n`);
+        return;
+      }
+      const rows = models.map((m) => [displayName(m.name), manifestId(m.manifest), formatBytes(manifestSize(m.manifest))]);
+      process.stdout.write(`${formatTable(['NAME', 'ID', 'SIZE'], rows)}\n`);
+    }),
+};

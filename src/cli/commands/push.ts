@@ -1,0 +1,62 @@
+import type { CommandModule } from 'yargs';
+import { formatBytes, formatDuration } from '../../progress/format.js';
+import { createReporter } from '../../progress/reporter.js';
+import { push } from '../../transfer/push.js';
+import { openDestination } from '../destination.js';
+import { openLocalStore, readModels } from '../models.js';
+import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
+import { blobJson, modelJson } from '../plan-output.js';
+import { runCommand } from '../run-command.js';
+import { runDiff } from './diff.js';
+
+interface PushArgs extends DestinationArgs {
+  models: string[];
+  'dry-run': boolean;
+}
+
+const DEFAULT_JOBS = 4;
+
+export const pushCommand: CommandModule<object, PushArgs> = {
+  command: ['push <models..>', '$0 <models..>'],
+  describe: 'Copy models to the destination: only the blobs it lacks, verified, manifest last',
+  builder: (yargs) =>
+    destinationOptions(yargs)
+      .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b hf.co/org/Repo-GGUF:Q4_K_M' })
+      .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Show what would be sent (like diff); write nothing' }) as never,
+  handler: (args) =>
+    runCommand(args.verbose, async () => {
+      if (args['dry-run']) return runDiff(args, false);
+      const local = openLocalStore(args);
+      const models = await readModels(local, args.models);
+      const remote = await openDestination(args);
+      const reporter = createReporter(args.quiet);
+      try {
+        const result = await push({
+          local,
+          remote,
+          models,
+          jobs: args.jobs ?? DEFAULT_JOBS,
+          rangeSize: args['range-size'] * MiB,
+          createRemotePath: args.mkdir,
+          onEvent: reporter.onEvent,
+        });
+        reporter.stop();
+        if (args.json) {
+          const doc = {
+            models: models.map(modelJson),
+            destination: result.modelsDir,
+            blobs: result.plan.blobs.map(blobJson),
+            bytesSent: result.bytesSent,
+            seconds: Number(result.seconds.toFixed(3)),
+          };
+          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        } else {
+          const rate = result.seconds > 0 ? ` (${formatBytes(result.bytesSent / result.seconds)}/s)` : '';
+          reporter.line(`pushed ${result.published.join(', ')} to ${remote.where}: sent ${formatBytes(result.bytesSent)} in ${formatDuration(result.seconds)}${rate}`);
+        }
+      } finally {
+        reporter.stop();
+        await remote.transport.close();
+      }
+    }),
+};

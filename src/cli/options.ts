@@ -1,0 +1,48 @@
+import type { Argv } from 'yargs';
+
+export const MiB = 1024 * 1024;
+
+/** Options every command that reads the local store takes. */
+export function localOptions<T>(yargs: Argv<T>) {
+  return yargs.option('models-dir', {
+    type: 'string',
+    describe: 'Local Ollama models dir (default: $OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models)',
+  });
+}
+
+/** Options of the commands that talk to a destination store. */
+export function destinationOptions<T>(yargs: Argv<T>) {
+  return localOptions(yargs)
+    .option('remote-path', {
+      type: 'string',
+      describe: "Destination models dir (holds blobs/ and manifests/), or an Ollama home holding models/ (e.g. a PVC dir)",
+    })
+    .option('mkdir', { type: 'boolean', default: false, describe: 'Create --remote-path if it does not exist' })
+    .option('host', {
+      type: 'string',
+      describe: 'SSH destination: an alias from ~/.ssh/config, [user@]host[:port], [v6addr]:port',
+    })
+    .option('rsh', { type: 'string', describe: 'Reach the destination through this command, like rsync -e (e.g. "ssh -o ControlMaster=auto homelab-1")' })
+    .option('sudo', { type: 'boolean', default: false, describe: 'Run remote commands through sudo -n' })
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel transfers (channels); default: chosen from the link' })
+    .option('range-size', { type: 'number', default: 64, describe: 'Split blobs into ranges of this many MiB, each resumable' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' });
+}
+
+export interface LocalArgs {
+  'models-dir'?: string | undefined;
+  verbose?: boolean | undefined;
+}
+
+export interface DestinationArgs extends LocalArgs {
+  'remote-path'?: string | undefined;
+  mkdir: boolean;
+  host?: string | undefined;
+  rsh?: string | undefined;
+  sudo: boolean;
+  jobs?: number | undefined;
+  'range-size': number;
+  json: boolean;
+  quiet: boolean;
+}

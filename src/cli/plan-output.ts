@@ -1,0 +1,46 @@
+import type { LocalModel } from '../store/local-store.js';
+import { digestString, shortDigest } from '../store/digest.js';
+import { manifestId, manifestSize } from '../store/manifest.js';
+import { displayName } from '../store/model-name.js';
+import { formatBytes } from '../progress/format.js';
+import type { BlobPlan, TransferPlan } from '../transfer/plan.js';
+
+export function modelJson(model: LocalModel) {
+  return { name: displayName(model.name), id: manifestId(model.manifest), size: manifestSize(model.manifest) };
+}
+
+export function blobJson(blob: BlobPlan) {
+  return {
+    digest: digestString(blob.descriptor.digest),
+    size: blob.descriptor.size,
+    mediaType: blob.descriptor.mediaType,
+    status: blob.status,
+    stagedBytes: blob.stagedBytes,
+    models: blob.models,
+  };
+}
+
+/** `application/vnd.ollama.image.projector` -> `projector`. */
+export function layerType(mediaType: string): string {
+  return mediaType.startsWith('application/vnd.ollama.image.') ? mediaType.slice(29) : mediaType.includes('container.image') ? 'config' : mediaType;
+}
+
+export function formatPlanTable(plan: TransferPlan): string {
+  const rows = plan.blobs.map((b) => [
+    shortDigest(b.descriptor.digest),
+    layerType(b.descriptor.mediaType),
+    formatBytes(b.descriptor.size),
+    b.status === 'partial' ? `partial (${formatBytes(b.stagedBytes)} staged)` : b.status,
+  ]);
+  return formatTable(['BLOB', 'TYPE', 'SIZE', 'STATUS'], rows);
+}
+
+export function planSummary(plan: TransferPlan, verb: string): string {
+  const present = plan.blobs.filter((b) => b.status === 'present').length;
+  return `${verb} ${formatBytes(plan.bytesToSend)} of ${formatBytes(plan.totalBytes)}; ${present} of ${plan.blobs.length} blobs present`;
+}
+
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}

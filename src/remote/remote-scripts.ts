@@ -1,0 +1,123 @@
+/**
+ * The POSIX sh programs the destination runs. Each takes its inputs as positional parameters (quoted by
+ * shellQuote), never by text substitution, so a hostile path cannot change what a script does.
+ *
+ * Staging lives in `<models>/.ollama-push/` (Ollama never scans a hidden dir in the models root; it
+ * prunes non-digest files in blobs/ and lists any file under manifests/):
+ *   sha256-<hex>/data              the blob being assembled, ranges written in place
+ *   sha256-<hex>/done.<start>-<end> a range fully written (the remote's word on what to resume)
+ *   sha256-<hex>.lock/owner        which run is writing this blob; its mtime is the heartbeat
+ */
+
+const PRELUDE = `umask 022
+root=$1; shift
+st=$root/.ollama-push
+`;
+
+/** Lock helper shared by the scripts that write: take the blob's lock, or say who holds it. */
+const TAKE_LOCK = `take_lock() {
+  l=$st/sha256-$1.lock
+  mkdir -p "$st" || exit 1
+  if mkdir "$l" 2>/dev/null; then printf '%s\\n' "$me" > "$l/owner"; return 0; fi
+  owner=$(cat "$l/owner" 2>/dev/null)
+  [ "$owner" = "$me" ] && { touch "$l"; return 0; }
+  if [ -n "$dead" ] && [ "$owner" = "$dead" ] || [ -n "$(find "$l" -prune -mmin +"$stale" 2>/dev/null)" ]; then
+    mv "$l" "$l.$$" 2>/dev/null && rm -rf "$l.$$"
+    if mkdir "$l" 2>/dev/null; then printf '%s\\n' "$me" > "$l/owner"; return 0; fi
+    owner=$(cat "$l/owner" 2>/dev/null)
+  fi
+  printf 'busy %s\\n' "$owner"
+  return 1
+}
+`;
+
+/**
+ * args: root create manifestCount manifestPath... hex...; prints the layout, tools, free space, the sha256
+ * of each given manifest (relative to manifests/), and each blob's published size and staged ranges.
+ */
+export const PROBE = `umask 022
+root=$1; create=$2; nman=$3; shift 3
+if [ ! -d "$root" ]; then
+  if [ "$create" = 1 ]; then mkdir -p -- "$root" || exit 1; else echo "layout missing"; exit 0; fi
+fi
+given=$root
+if [ -d "$root/models" ] || [ -f "$root/id_ed25519" ]; then root=$root/models; echo "layout home"; else echo "layout models"; fi
+[ -d "$root" ] || [ "$create" != 1 ] || mkdir -p -- "$root" || exit 1
+for t in openssl sha256sum shasum xxhsum; do command -v "$t" >/dev/null 2>&1 && echo "tool $t"; done
+echo "free $(df -Pk "$given" 2>/dev/null | awk 'NR==2 {print $4}')"
+if [ -w "$given" ]; then echo "writable yes"; else echo "writable no"; fi
+sum() {
+  if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1"
+  elif command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"
+  else shasum -a 256 "$1"; fi 2>/dev/null | cut -c1-64
+}
+i=0
+while [ "$i" -lt "$nman" ]; do
+  m=$root/manifests/$1; shift
+  if [ -f "$m" ]; then echo "manifest $i $(sum "$m")"; else echo "manifest $i -"; fi
+  i=$((i + 1))
+done
+st=$root/.ollama-push
+for h in "$@"; do
+  f=$root/blobs/sha256-$h
+  if [ -f "$f" ]; then size=$(wc -c < "$f" | tr -d ' '); else size=-; fi
+  ranges=$(cd "$st/sha256-$h" 2>/dev/null && for m in done.*; do [ -f "$m" ] && printf '%s ' "\${m#done.}"; done)
+  echo "blob $h $size $ranges"
+done
+`;
+
+/** args: root hex size start length owner staleMinutes deadOwner; stdin: exactly length bytes, then END_MARK. */
+export const WRITE_RANGE = `${PRELUDE}h=$1; size=$2; start=$3; len=$4; me=$5; stale=$6; dead=$7
+f=$root/blobs/sha256-$h
+[ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ] && { echo published; exit 0; }
+${TAKE_LOCK}take_lock "$h" || exit 0
+d=$st/sha256-$h
+mkdir -p "$d" || exit 1
+err=$(head -c "$len" | dd of="$d/data" bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }
+[ "$(head -c 8)" = OPUSHEND ] || { echo short; exit 0; }
+: > "$d/done.$start-$((start + len))" && touch "$st/sha256-$h.lock" || exit 1
+echo written
+`;
+
+export const END_MARK = Buffer.from('OPUSHEND');
+
+/** args: root hex size owner staleMinutes deadOwner hasher; verifies the staged blob and renames it into blobs/. */
+export const COMMIT_BLOB = `${PRELUDE}h=$1; size=$2; me=$3; stale=$4; dead=$5; hasher=$6
+f=$root/blobs/sha256-$h
+[ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ] && { echo published; exit 0; }
+${TAKE_LOCK}take_lock "$h" || exit 0
+d=$st/sha256-$h
+mkdir -p "$d" || exit 1
+[ "$size" = 0 ] && : > "$d/data"
+actual=$(wc -c < "$d/data" 2>/dev/null | tr -d ' ')
+if [ "$actual" != "$size" ]; then rm -rf "$d"; rm -rf "$st/sha256-$h.lock"; echo "mismatch size:\${actual:-0}"; exit 0; fi
+case $hasher in
+  openssl) sum=$(openssl dgst -sha256 -r "$d/data") ;;
+  sha256sum) sum=$(sha256sum "$d/data") ;;
+  shasum) sum=$(shasum -a 256 "$d/data") ;;
+  *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; exit 1 ;;
+esac || exit 1
+sum=$(printf '%s' "$sum" | cut -c1-64)
+if [ "$sum" != "$h" ]; then rm -rf "$d"; rm -rf "$st/sha256-$h.lock"; echo "mismatch sha256:$sum"; exit 0; fi
+mkdir -p "$root/blobs" && chmod 644 "$d/data" && touch "$d/data" && mv -f "$d/data" "$f" || exit 1
+rm -rf "$d" "$st/sha256-$h.lock"
+echo published
+`;
+
+/** args: root host namespace model tag hex:size...; stdin: the manifest bytes. Publishes only if every blob is in place. */
+export const PUBLISH_MANIFEST = `${PRELUDE}dir=$root/manifests/$1/$2/$3; tag=$4; shift 4
+check() {
+  for b in "$@"; do
+    f=$root/blobs/sha256-\${b%:*}
+    [ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "\${b#*:}" ] || { echo "missing \${b%:*}"; return 1; }
+  done
+}
+check "$@" || exit 0
+mkdir -p "$st" || exit 1
+tmp=$st/manifest.$$.tmp
+cat > "$tmp" || { rm -f "$tmp"; exit 1; }
+if cmp -s "$tmp" "$dir/$tag"; then rm -f "$tmp"; echo unchanged; exit 0; fi
+chmod 644 "$tmp" && mkdir -p "$dir" && mv -f "$tmp" "$dir/$tag" || { rm -f "$tmp"; exit 1; }
+check "$@" || exit 0
+echo published
+`;

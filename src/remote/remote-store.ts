@@ -1,0 +1,220 @@
+import type { Readable } from 'node:stream';
+import { PushError } from '../errors.js';
+import { type Digest, digestString } from '../store/digest.js';
+import type { Manifest } from '../store/manifest.js';
+import { manifestBlobs } from '../store/manifest.js';
+import { manifestSegments, type ModelName } from '../store/model-name.js';
+import type { RunResult, Transport } from '../transport/transport.js';
+import { COMMIT_BLOB, PROBE, PUBLISH_MANIFEST, WRITE_RANGE } from './remote-scripts.js';
+import { shellCommand } from './shell-quote.js';
+
+export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
+
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface RemoteBlobState {
+  /** Size of the published file, or undefined when there is none. */
+  readonly publishedSize: number | undefined;
+  /** Ranges already staged by earlier runs (the destination's word, not ours). */
+  readonly stagedRanges: readonly ByteRange[];
+}
+
+export interface RemoteState {
+  readonly exists: boolean;
+  /** The models dir actually used: `<path>/models` when the path is an Ollama home. */
+  readonly modelsDir: string;
+  readonly ollamaHome: boolean;
+  readonly hasher: Hasher | undefined;
+  readonly hasXxhsum: boolean;
+  readonly freeBytes: number | undefined;
+  readonly writable: boolean;
+  readonly blobs: ReadonlyMap<string, RemoteBlobState>;
+  /** sha256 of each probed manifest file, in the order given; undefined where there is none. */
+  readonly manifestHashes: readonly (string | undefined)[];
+}
+
+export interface LockIdentity {
+  /** Who is writing: `<hostname> <pid> <run id>`. */
+  readonly owner: string;
+  /** An owner found dead (same host, process gone), whose lock may be taken at once. */
+  readonly deadOwner?: string;
+}
+
+export type WriteOutcome = 'written' | 'published' | 'short' | { busy: string };
+export type CommitOutcome = 'published' | { mismatch: string } | { busy: string };
+export type ManifestOutcome = 'published' | 'unchanged' | { missing: string };
+
+export interface RemoteStoreOptions {
+  /** The path the user gave: a models dir, or an Ollama home holding `models/`. */
+  readonly path: string;
+  /** Run every command through `sudo -n`. */
+  readonly sudo?: boolean;
+  /** Minutes without a heartbeat after which another run's lock is taken over. */
+  readonly staleLockMinutes?: number;
+}
+
+/** The destination Ollama store, spoken to in POSIX sh through any transport. */
+export class RemoteStore {
+  private modelsDir: string;
+  private hasher: Hasher | undefined;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly options: RemoteStoreOptions,
+  ) {
+    this.modelsDir = options.path;
+  }
+
+  get where(): string {
+    return `${this.modelsDir} on ${this.transport.label}`;
+  }
+
+  /** One round trip: the layout, the tools, free space, the given manifests and the state of every given blob. */
+  async probe(digests: readonly Digest[], create: boolean, manifests: readonly ModelName[] = []): Promise<RemoteState> {
+    const paths = manifests.map((name) => manifestSegments(name).join('/'));
+    const args = [this.options.path, create ? '1' : '0', String(paths.length), ...paths, ...digests.map((d) => d.hex)];
+    const { stdout } = await this.exec(PROBE, args);
+    const state = parseProbe(stdout.toString('utf8'), this.options.path);
+    this.modelsDir = state.modelsDir;
+    this.hasher = state.hasher;
+    return state;
+  }
+
+  async writeRange(digest: Digest, size: number, range: ByteRange, data: Readable, lock: LockIdentity): Promise<WriteOutcome> {
+    const { stdout } = await this.exec(
+      WRITE_RANGE,
+      [this.modelsDir, digest.hex, String(size), String(range.start), String(range.end - range.start), ...this.lockArgs(lock)],
+      data,
+      digest,
+    );
+    const out = stdout.toString('utf8').trim();
+    if (out === 'written' || out === 'published' || out === 'short') return out;
+    if (out.startsWith('busy')) return { busy: out.slice(5) };
+    throw this.protocolError('write', out, digest);
+  }
+
+  async commitBlob(digest: Digest, size: number, lock: LockIdentity): Promise<CommitOutcome> {
+    const { stdout } = await this.exec(
+      COMMIT_BLOB,
+      [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none'],
+      undefined,
+      digest,
+    );
+    const out = stdout.toString('utf8').trim();
+    if (out === 'published') return out;
+    if (out.startsWith('mismatch ')) return { mismatch: out.slice(9) };
+    if (out.startsWith('busy')) return { busy: out.slice(5) };
+    throw this.protocolError('commit', out, digest);
+  }
+
+  /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
+  async publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome> {
+    const blobs = manifestBlobs(manifest).map((d) => `${d.digest.hex}:${d.size}`);
+    const { stdout } = await this.exec(PUBLISH_MANIFEST, [this.modelsDir, ...manifestSegments(name), ...blobs], manifest.bytes);
+    const out = stdout.toString('utf8').trim();
+    if (out === 'published' || out === 'unchanged') return out;
+    if (out.startsWith('missing ')) return { missing: out.slice(8) };
+    throw this.protocolError('publish manifest', out);
+  }
+
+  private lockArgs(lock: LockIdentity): string[] {
+    return [lock.owner, String(this.options.staleLockMinutes ?? 2), lock.deadOwner ?? ''];
+  }
+
+  private async exec(script: string, args: string[], stdin?: Readable | Buffer, digest?: Digest): Promise<RunResult> {
+    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', script, 'ollama-push', ...args];
+    const result = await this.transport.run(shellCommand(words), stdin === undefined ? {} : { stdin });
+    if (result.code !== 0) throw this.commandError(result, digest);
+    return result;
+  }
+
+  private commandError(result: RunResult, digest?: Digest): PushError {
+    const stderr = result.stderr.toString('utf8').trim();
+    const last = stderr.split('\n').filter(Boolean).pop() ?? '';
+    const about = digest ? { digest: digestString(digest) } : {};
+    if (/no space left/i.test(stderr)) {
+      return new PushError(`destination disk is full (${this.where}): ${last}; free space and run again to resume`, {
+        side: 'remote',
+        ...about,
+      });
+    }
+    if (/permission denied|read-only file system|operation not permitted/i.test(stderr)) {
+      return new PushError(`permission denied on ${this.where}: ${last}; use --sudo, or a user that owns the store`, {
+        side: 'remote',
+        ...about,
+      });
+    }
+    if (/sudo:.*password/i.test(stderr)) {
+      return new PushError(`sudo on ${this.transport.label} wants a password; allow NOPASSWD for this user, or run without --sudo`, {
+        side: 'remote',
+      });
+    }
+    if (result.code === null || result.code === 255) {
+      return new PushError(`lost the connection to ${this.transport.label}${last ? `: ${last}` : ''}`, {
+        side: 'transport',
+        retryable: true,
+        ...about,
+      });
+    }
+    if (result.code === 127) {
+      return new PushError(`${this.transport.label} cannot run a POSIX sh command (${last || 'exit 127'}); the destination needs sh and coreutils`, {
+        side: 'remote',
+      });
+    }
+    return new PushError(`command failed on ${this.where} (exit ${result.code}): ${last || 'no message'}`, { side: 'remote', ...about });
+  }
+
+  private protocolError(what: string, out: string, digest?: Digest): PushError {
+    return new PushError(`unexpected answer from ${this.transport.label} to ${what}: ${JSON.stringify(out.slice(0, 200))}`, {
+      side: 'remote',
+      retryable: true,
+      ...(digest ? { digest: digestString(digest) } : {}),
+    });
+  }
+}
+
+export function parseProbe(text: string, givenPath: string): RemoteState {
+  let layout = 'missing';
+  let hasher: Hasher | undefined;
+  let hasXxhsum = false;
+  let freeBytes: number | undefined;
+  let writable = false;
+  const blobs = new Map<string, RemoteBlobState>();
+  const manifestHashes: (string | undefined)[] = [];
+  for (const line of text.split('\n')) {
+    const [kind, ...rest] = line.trim().split(/\s+/);
+    if (kind === 'layout') layout = rest[0] ?? 'missing';
+    else if (kind === 'tool' && rest[0] === 'xxhsum') hasXxhsum = true;
+    else if (kind === 'tool') hasher ??= rest[0] as Hasher;
+    else if (kind === 'free' && /^\d+$/.test(rest[0] ?? '')) freeBytes = Number(rest[0]) * 1024;
+    else if (kind === 'writable') writable = rest[0] === 'yes';
+    else if (kind === 'manifest') manifestHashes[Number(rest[0])] = /^[0-9a-f]{64}$/.test(rest[1] ?? '') ? rest[1] : undefined;
+    else if (kind === 'blob' && rest[0]) {
+      const size = rest[1];
+      blobs.set(rest[0], {
+        publishedSize: size && /^\d+$/.test(size) ? Number(size) : undefined,
+        stagedRanges: rest.slice(2).flatMap(parseRange),
+      });
+    }
+  }
+  const ollamaHome = layout === 'home';
+  return {
+    exists: layout !== 'missing',
+    modelsDir: ollamaHome ? `${givenPath.replace(/\/+$/, '')}/models` : givenPath,
+    ollamaHome,
+    hasher,
+    hasXxhsum,
+    freeBytes,
+    writable,
+    blobs,
+    manifestHashes,
+  };
+}
+
+function parseRange(text: string): ByteRange[] {
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  return match ? [{ start: Number(match[1]), end: Number(match[2]) }] : [];
+}

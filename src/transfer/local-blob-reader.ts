@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { PushError } from '../errors.js';
+import type { ByteRange } from '../remote/remote-store.js';
+import { digestString } from '../store/digest.js';
+import type { Descriptor } from '../store/manifest.js';
+
+const READ_SIZE = 1024 * 1024;
+
+export interface RangeReadOptions {
+  readonly path: string;
+  readonly blob: Descriptor;
+  readonly range: ByteRange;
+  /** Called with each chunk's size as it is handed on. */
+  readonly onBytes: (bytes: number) => void;
+  /** Appended after the range, once it has been read (and verified, for a whole blob). */
+  readonly trailer: Buffer;
+}
+
+/**
+ * Streams one range of a local blob. When the range is the whole blob it is hashed on the way, and a
+ * blob that does not match its digest fails before the trailer is sent, so the destination never
+ * marks its bytes as written.
+ */
+export function readBlobRange(options: RangeReadOptions): Readable {
+  const { path, blob, range, onBytes, trailer } = options;
+  const whole = range.start === 0 && range.end === blob.size;
+  async function* generate() {
+    const hash = whole ? createHash('sha256') : undefined;
+    let read = 0;
+    if (range.end > range.start) {
+      const file = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: READ_SIZE });
+      for await (const chunk of file as AsyncIterable<Buffer>) {
+        hash?.update(chunk);
+        read += chunk.length;
+        onBytes(chunk.length);
+        yield chunk;
+      }
+    }
+    if (read !== range.end - range.start) {
+      throw new PushError(`local blob ${digestString(blob.digest)} changed while it was read (${path}); re-pull it with ollama pull`, {
+        side: 'local',
+        digest: digestString(blob.digest),
+      });
+    }
+    if (hash && hash.digest('hex') !== blob.digest.hex) throw corruptLocalBlob(blob, path);
+    yield trailer;
+  }
+  return Readable.from(generate(), { objectMode: false });
+}
+
+export async function hashLocalBlob(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_SIZE }) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+export function corruptLocalBlob(blob: Descriptor, path: string): PushError {
+  return new PushError(
+    `local blob ${digestString(blob.digest)} does not match its digest (${path}); re-pull the model with ollama pull`,
+    { side: 'local', digest: digestString(blob.digest) },
+  );
+}

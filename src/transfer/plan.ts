@@ -1,0 +1,110 @@
+import type { ByteRange, RemoteState } from '../remote/remote-store.js';
+import type { Descriptor } from '../store/manifest.js';
+import { manifestBlobs, manifestSha256 } from '../store/manifest.js';
+import type { LocalModel } from '../store/local-store.js';
+import { displayName } from '../store/model-name.js';
+
+export type BlobStatus = 'present' | 'missing' | 'partial' | 'mismatch';
+
+export interface BlobPlan {
+  readonly descriptor: Descriptor;
+  readonly status: BlobStatus;
+  /** Bytes already staged on the destination by an earlier run. */
+  readonly stagedBytes: number;
+  /** What still has to cross the wire, in ranges that can be written in parallel. */
+  readonly ranges: readonly ByteRange[];
+  /** Display names of the requested models that use this blob. */
+  readonly models: readonly string[];
+}
+
+export interface ManifestPlan {
+  readonly model: string;
+  /** `different`: the destination has a manifest under this name with other bytes (another version). */
+  readonly status: 'present' | 'missing' | 'different';
+}
+
+export interface TransferPlan {
+  readonly blobs: readonly BlobPlan[];
+  readonly manifests: readonly ManifestPlan[];
+  readonly bytesToSend: number;
+  readonly totalBytes: number;
+}
+
+/** Staged ranges start on this boundary so the destination can `dd seek` to them. */
+export const RANGE_ALIGNMENT = 1024 * 1024;
+
+/** True when pushing would change nothing on the destination. */
+export function upToDate(plan: TransferPlan): boolean {
+  return plan.blobs.every((b) => b.status === 'present') && plan.manifests.every((m) => m.status === 'present');
+}
+
+/**
+ * The digest diff: for every distinct blob of the models, what the destination has and what it lacks.
+ * `remote` must come from a probe given the models' manifests in the same order.
+ */
+export function planTransfer(models: readonly LocalModel[], remote: RemoteState, rangeSize: number): TransferPlan {
+  const byHex = new Map<string, { descriptor: Descriptor; models: string[] }>();
+  for (const model of models) {
+    for (const descriptor of manifestBlobs(model.manifest)) {
+      const entry = byHex.get(descriptor.digest.hex) ?? { descriptor, models: [] };
+      entry.models.push(displayName(model.name));
+      byHex.set(descriptor.digest.hex, entry);
+    }
+  }
+  const blobs = [...byHex.values()].map(({ descriptor, models: users }) => {
+    const state = remote.blobs.get(descriptor.digest.hex);
+    return planBlob(descriptor, state?.publishedSize, state?.stagedRanges ?? [], users, rangeSize);
+  });
+  const manifests = models.map((model, i): ManifestPlan => {
+    const remoteHash = remote.manifestHashes[i];
+    const status = remoteHash === undefined ? 'missing' : remoteHash === manifestSha256(model.manifest) ? 'present' : 'different';
+    return { model: displayName(model.name), status };
+  });
+  return {
+    blobs,
+    manifests,
+    bytesToSend: blobs.reduce((sum, b) => sum + rangeBytes(b.ranges), 0),
+    totalBytes: blobs.reduce((sum, b) => sum + b.descriptor.size, 0),
+  };
+}
+
+export function planBlob(
+  descriptor: Descriptor,
+  publishedSize: number | undefined,
+  staged: readonly ByteRange[],
+  models: readonly string[],
+  rangeSize: number,
+): BlobPlan {
+  if (publishedSize === descriptor.size) return { descriptor, status: 'present', stagedBytes: 0, ranges: [], models };
+  const usable = publishedSize === undefined ? staged : [];
+  const missing = subtractRanges({ start: 0, end: descriptor.size }, usable);
+  const stagedBytes = descriptor.size - rangeBytes(missing);
+  const status: BlobStatus = publishedSize !== undefined ? 'mismatch' : stagedBytes > 0 ? 'partial' : 'missing';
+  return { descriptor, status, stagedBytes, ranges: missing.flatMap((gap) => splitRange(gap, rangeSize)), models };
+}
+
+export function rangeBytes(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((sum, r) => sum + (r.end - r.start), 0);
+}
+
+/** `whole` minus the staged ranges; gaps start on RANGE_ALIGNMENT (a staged range not on it is ignored in part). */
+export function subtractRanges(whole: ByteRange, staged: readonly ByteRange[]): ByteRange[] {
+  const sorted = staged
+    .filter((r) => r.start < r.end && r.start % RANGE_ALIGNMENT === 0 && r.end <= whole.end)
+    .sort((a, b) => a.start - b.start);
+  const gaps: ByteRange[] = [];
+  let cursor = whole.start;
+  for (const r of sorted) {
+    if (r.start > cursor) gaps.push({ start: cursor, end: r.start });
+    cursor = Math.max(cursor, r.end);
+  }
+  if (cursor < whole.end) gaps.push({ start: cursor, end: whole.end });
+  return gaps.map((g) => ({ start: g.start - (g.start % RANGE_ALIGNMENT), end: g.end }));
+}
+
+export function splitRange(gap: ByteRange, rangeSize: number): ByteRange[] {
+  const step = Math.max(RANGE_ALIGNMENT, rangeSize - (rangeSize % RANGE_ALIGNMENT));
+  const out: ByteRange[] = [];
+  for (let start = gap.start; start < gap.end; start += step) out.push({ start, end: Math.min(gap.end, start + step) });
+  return out;
+}

@@ -1,0 +1,220 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import { PushError } from '../errors.js';
+import type { LockIdentity, RemoteStore } from '../remote/remote-store.js';
+import { digestString } from '../store/digest.js';
+import type { LocalModel, LocalStore } from '../store/local-store.js';
+import { manifestBlobs } from '../store/manifest.js';
+import { displayName } from '../store/model-name.js';
+import type { PushEventListener } from './events.js';
+import { corruptLocalBlob, hashLocalBlob, readBlobRange } from './local-blob-reader.js';
+import { isDeadOwner, lockOwner } from './lock-owner.js';
+import { type BlobPlan, planBlob, planTransfer, type TransferPlan } from './plan.js';
+import { END_MARK } from '../remote/remote-scripts.js';
+import { formatBytes } from '../progress/format.js';
+
+export interface TransferOptions {
+  readonly local: LocalStore;
+  readonly remote: RemoteStore;
+  readonly models: readonly LocalModel[];
+  /** Range writes in flight at once (channels). */
+  readonly jobs: number;
+  /** Large blobs are split into ranges of about this size, written in parallel and resumable one by one. */
+  readonly rangeSize: number;
+  readonly onEvent?: PushEventListener;
+}
+
+export interface PushOptions extends TransferOptions {
+  /** Create the remote path when it does not exist (otherwise that is an error: a typo in a PVC id). */
+  readonly createRemotePath: boolean;
+}
+
+export interface DiffResult {
+  readonly plan: TransferPlan;
+  readonly modelsDir: string;
+  readonly remoteExists: boolean;
+}
+
+export interface PushResult {
+  readonly plan: TransferPlan;
+  readonly modelsDir: string;
+  readonly bytesSent: number;
+  readonly published: readonly string[];
+  readonly seconds: number;
+}
+
+const BUSY_POLL_MS = 1000;
+const COMMIT_PARALLEL = 2;
+
+/** The digest diff without writing anything. */
+export async function diff(options: TransferOptions): Promise<DiffResult> {
+  const state = await options.remote.probe(distinctDigests(options.models), false, options.models.map((m) => m.name));
+  return { plan: planTransfer(options.models, state, options.rangeSize), modelsDir: state.modelsDir, remoteExists: state.exists };
+}
+
+/**
+ * Sends every blob the destination lacks, verifies each there, renames it into blobs/, and only then
+ * publishes each model's manifest. A model with any blob that failed is not published.
+ */
+export async function push(options: PushOptions): Promise<PushResult> {
+  const started = performance.now();
+  const { local, remote, models, onEvent } = options;
+  const descriptors = distinctBlobs(models);
+  for (const blob of descriptors) await local.checkBlob(blob.digest, blob.size);
+
+  const state = await remote.probe(distinctDigests(models), options.createRemotePath, models.map((m) => m.name));
+  if (!state.exists) {
+    throw new PushError(
+      `remote path ${remote.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`,
+      { side: 'usage' },
+    );
+  }
+  const plan = planTransfer(models, state, options.rangeSize);
+  onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
+  checkFreeSpace(plan, state.freeBytes, remote.where);
+
+  let bytesSent = 0;
+  const rangeLimit = pLimit(options.jobs);
+  const commitLimit = pLimit(COMMIT_PARALLEL);
+  const lock: { owner: string; deadOwner?: string } = { owner: lockOwner };
+  const send = (blob: BlobPlan) =>
+    sendBlob(blob, { ...options, lock, rangeLimit, commitLimit, countSent: (n) => (bytesSent += n) });
+
+  const outcomes = await Promise.allSettled(
+    [...plan.blobs].sort((a, b) => b.descriptor.size - a.descriptor.size).map(async (blob) => {
+      if (blob.status !== 'present') await send(blob);
+      return blob.descriptor.digest.hex;
+    }),
+  );
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+  const sent = new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])));
+
+  const published: string[] = [];
+  for (const model of models) {
+    if (!manifestBlobs(model.manifest).every((b) => sent.has(b.digest.hex))) continue;
+    const outcome = await remote.publishManifest(model.name, model.manifest);
+    if (typeof outcome === 'object') {
+      failures.push(
+        new PushError(`blob sha256:${outcome.missing} of ${displayName(model.name)} disappeared from ${remote.where} (an Ollama prune?); run again`, {
+          side: 'remote',
+          retryable: true,
+          digest: `sha256:${outcome.missing}`,
+        }),
+      );
+      continue;
+    }
+    published.push(displayName(model.name));
+    onEvent?.({ type: 'model-published', model: displayName(model.name), unchanged: outcome === 'unchanged' });
+  }
+  if (failures.length > 0) throw pickFailure(failures);
+  return { plan, modelsDir: state.modelsDir, bytesSent, published, seconds: (performance.now() - started) / 1000 };
+}
+
+interface SendContext extends PushOptions {
+  readonly lock: LockIdentity & { deadOwner?: string };
+  readonly rangeLimit: ReturnType<typeof pLimit>;
+  readonly commitLimit: ReturnType<typeof pLimit>;
+  readonly countSent: (bytes: number) => void;
+}
+
+async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> {
+  const { local, remote, onEvent, lock } = context;
+  const { digest, size } = initial.descriptor;
+  const path = local.blobPath(digest);
+  let blob = initial;
+  let resent = false;
+  onEvent?.({ type: 'blob-start', blob, resumedFrom: blob.stagedBytes });
+  for (;;) {
+    const writes = await Promise.all(
+      blob.ranges.map((range) =>
+        context.rangeLimit(() => {
+          let sentHere = 0;
+          const data = readBlobRange({
+            path,
+            blob: blob.descriptor,
+            range,
+            trailer: END_MARK,
+            onBytes: (n) => {
+              sentHere += n;
+              context.countSent(n);
+              onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
+            },
+          });
+          return remote.writeRange(digest, size, range, data, lock).catch((error: unknown) => {
+            onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -sentHere });
+            throw error;
+          });
+        }),
+      ),
+    );
+    if (writes.includes('published')) break;
+    const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
+    if (busy) {
+      blob = await waitForOtherWriter(blob, busy.busy, context);
+      if (blob.status === 'present') break;
+      continue;
+    }
+    if (writes.includes('short')) {
+      throw new PushError(`the destination received only part of blob ${digestString(digest)}; run again to resume`, {
+        side: 'transport',
+        retryable: true,
+        digest: digestString(digest),
+      });
+    }
+    const committed = await context.commitLimit(() => remote.commitBlob(digest, size, lock));
+    if (committed === 'published') break;
+    if ('busy' in committed) {
+      blob = await waitForOtherWriter(blob, committed.busy, context);
+      if (blob.status === 'present') break;
+      continue;
+    }
+    if ((await hashLocalBlob(path)) !== digest.hex) throw corruptLocalBlob(blob.descriptor, path);
+    if (resent) {
+      throw new PushError(`blob ${digestString(digest)} was corrupted on the destination twice (${committed.mismatch}); check its disk`, {
+        side: 'remote',
+        digest: digestString(digest),
+      });
+    }
+    onEvent?.({ type: 'warning', message: `blob ${digestString(digest)} failed verification on the destination (${committed.mismatch}); sending it again` });
+    onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -(size - blob.stagedBytes) });
+    resent = true;
+    blob = planBlob(blob.descriptor, undefined, [], blob.models, context.rangeSize);
+  }
+  onEvent?.({ type: 'blob-done', blob: initial });
+}
+
+/** Another run holds the blob's lock: wait until it publishes the blob, or its lock goes stale. */
+async function waitForOtherWriter(blob: BlobPlan, owner: string, context: SendContext): Promise<BlobPlan> {
+  if (isDeadOwner(owner)) {
+    context.lock.deadOwner = owner;
+  } else {
+    context.onEvent?.({ type: 'blob-wait', blob, owner });
+    await sleep(BUSY_POLL_MS);
+  }
+  const state = await context.remote.probe([blob.descriptor.digest], false);
+  const remote = state.blobs.get(blob.descriptor.digest.hex);
+  return planBlob(blob.descriptor, remote?.publishedSize, remote?.stagedRanges ?? [], blob.models, context.rangeSize);
+}
+
+function checkFreeSpace(plan: TransferPlan, freeBytes: number | undefined, where: string): void {
+  if (freeBytes === undefined || plan.bytesToSend <= freeBytes) return;
+  throw new PushError(
+    `not enough space: needs ${formatBytes(plan.bytesToSend)} in ${where}, ${formatBytes(freeBytes)} free; free some space and run again`,
+    { side: 'remote' },
+  );
+}
+
+/** The error to report: a non-retryable one first (retrying cannot help the run as a whole). */
+function pickFailure(failures: unknown[]): unknown {
+  return failures.find((f) => f instanceof PushError && !f.retryable) ?? failures[0];
+}
+
+function distinctBlobs(models: readonly LocalModel[]) {
+  const seen = new Map<string, ReturnType<typeof manifestBlobs>[number]>();
+  for (const model of models) for (const d of manifestBlobs(model.manifest)) seen.set(d.digest.hex, d);
+  return [...seen.values()];
+}
+
+function distinctDigests(models: readonly LocalModel[]) {
+  return distinctBlobs(models).map((d) => d.digest);
+}

@@ -1,0 +1,27 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { RunOptions, RunResult } from './transport.js';
+
+/** Feeds a child process its stdin and collects its output and exit status. */
+export function runChild(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<RunResult> {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => stdout.push(b));
+  child.stderr.on('data', (b: Buffer) => stderr.push(b));
+  const onAbort = () => child.kill('SIGTERM');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const input = options.stdin === undefined ? Readable.from([]) : Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
+  // A command that exits early closes its stdin (EPIPE): its exit status tells what happened, not the pipe.
+  const fed = pipeline(input, child.stdin).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
+  });
+  const exited = new Promise<RunResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
+    });
+  });
+  return Promise.all([exited, fed]).then(([result]) => result);
+}

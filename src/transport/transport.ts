@@ -1,0 +1,27 @@
+import type { Readable } from 'node:stream';
+
+export interface RunResult {
+  /** Exit status; null when the command was killed by a signal or its channel closed without one. */
+  readonly code: number | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+}
+
+export interface RunOptions {
+  /** Piped to the command's stdin (with backpressure); stdin is closed at its end, or at once without it. */
+  readonly stdin?: Readable | Buffer;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * How commands reach the destination. A transport runs one POSIX `sh` command line and knows nothing
+ * about Ollama; several runs may be in flight at once (up to `maxParallel`).
+ */
+export interface Transport {
+  /** For messages: "this machine", "ssh homelab-1", ... */
+  readonly label: string;
+  /** How many commands can usefully run at once (SSH: channels per connection). */
+  readonly maxParallel: number;
+  run(command: string, options?: RunOptions): Promise<RunResult>;
+  close(): Promise<void>;
+}
