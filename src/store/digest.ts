@@ -1,6 +1,6 @@
 import { usageError } from '../errors.js';
 
-const DIGEST = /^sha256[:-]([0-9a-f]{64})$/;
+const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
 /** A validated sha256 digest. Only `hex` (64 lowercase hex chars) is ever used to build a path. */
 export interface Digest {

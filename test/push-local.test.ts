@@ -1,0 +1,3 @@
+import { definePushSuite } from './harness/push-suite.js';
+
+definePushSuite('local directory', async () => ({ args: [], env: process.env, close: async () => {} }));
