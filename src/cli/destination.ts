@@ -1,15 +1,55 @@
 import { usageError } from '../errors.js';
 import { RemoteStore } from '../remote/remote-store.js';
+import { CommandTransport } from '../transport/command-transport.js';
 import { LocalShellTransport } from '../transport/local-shell.js';
+import { resolveSsh } from '../transport/ssh/ssh-config.js';
+import { SshTransport } from '../transport/ssh/ssh-transport.js';
 import type { Transport } from '../transport/transport.js';
+import { findDefaultRemotePath } from '../remote/default-remote-path.js';
 import type { DestinationArgs } from './options.js';
 
+const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
+
 /** Builds the destination store from the flags: a local dir, an SSH host, or a command (--rsh). */
-export async function openDestination(args: DestinationArgs): Promise<RemoteStore> {
+export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<RemoteStore> {
   if (args.host && args.rsh) throw usageError('--host and --rsh both name a destination; give one of them');
-  const transport: Transport = new LocalShellTransport();
-  const path = args['remote-path'];
-  if (!path) throw usageError('no destination: pass --remote-path DIR (and --host HOST to push over SSH)');
-  if (!path.startsWith('/')) throw usageError(`--remote-path ${JSON.stringify(path)} must be an absolute path`);
-  return new RemoteStore(transport, { path, sudo: args.sudo });
+  if (args.chown && !CHOWN.test(args.chown)) throw usageError(`--chown ${JSON.stringify(args.chown)} is not USER or USER:GROUP`);
+  if (args.chown && !args.sudo) throw usageError('--chown needs --sudo (only root can give files to another user)');
+  const remotePath = args['remote-path'];
+  if (remotePath !== undefined && !remotePath.startsWith('/')) {
+    throw usageError(`--remote-path ${JSON.stringify(remotePath)} must be an absolute path`);
+  }
+  const transport = await openTransport(args);
+  try {
+    const path = remotePath ?? (await defaultPath(transport, args, log));
+    return new RemoteStore(transport, { path, sudo: args.sudo, ...(args.chown ? { chown: args.chown } : {}) });
+  } catch (error) {
+    await transport.close();
+    throw error;
+  }
+}
+
+async function openTransport(args: DestinationArgs): Promise<Transport> {
+  if (args.rsh) return new CommandTransport(args.rsh);
+  if (!args.host) return new LocalShellTransport();
+  const overrides = {
+    ...(args['ssh-config'] ? { configFile: args['ssh-config'] } : {}),
+    ...(args.login ? { user: args.login } : {}),
+    ...(args.port ? { port: args.port } : {}),
+    ...(args.identity?.length ? { identityFiles: args.identity } : {}),
+  };
+  const target = await resolveSsh(args.host, overrides);
+  const transport = new SshTransport(target, {
+    acceptNewHostKey: args['accept-new-host-key'],
+    resolveHop: (hop) => resolveSsh(hop, args['ssh-config'] ? { configFile: args['ssh-config'] } : {}),
+  });
+  await transport.connect();
+  return transport;
+}
+
+async function defaultPath(transport: Transport, args: DestinationArgs, log: (line: string) => void): Promise<string> {
+  if (!args.host && !args.rsh) throw usageError('no destination: pass --remote-path DIR (and --host HOST to push over SSH)');
+  const found = await findDefaultRemotePath(transport, args.sudo);
+  log(`using remote path ${found.path} (${found.why}); pass --remote-path to choose another`);
+  return found.path;
 }

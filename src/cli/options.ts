@@ -22,6 +22,12 @@ export function destinationOptions<T>(yargs: Argv<T>) {
       type: 'string',
       describe: 'SSH destination: an alias from ~/.ssh/config, [user@]host[:port], [v6addr]:port',
     })
+    .option('identity', { alias: 'i', type: 'string', array: true, describe: 'SSH private key to use (overrides IdentityFile; may repeat)' })
+    .option('port', { alias: 'p', type: 'number', describe: 'SSH port (overrides the config and host:port)' })
+    .option('login', { alias: 'l', type: 'string', describe: 'SSH user (overrides the config and user@host)' })
+    .option('ssh-config', { type: 'string', describe: 'SSH config file (default ~/.ssh/config)' })
+    .option('accept-new-host-key', { type: 'boolean', default: false, describe: 'Trust and record the key of a host not yet in known_hosts (never a changed key)' })
+    .option('chown', { type: 'string', describe: 'Give published files to USER[:GROUP] (with --sudo), e.g. ollama:ollama' })
     .option('rsh', { type: 'string', describe: 'Reach the destination through this command, like rsync -e (e.g. "ssh -o ControlMaster=auto homelab-1")' })
     .option('sudo', { type: 'boolean', default: false, describe: 'Run remote commands through sudo -n' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel transfers (channels); default: chosen from the link' })
@@ -39,6 +45,12 @@ export interface DestinationArgs extends LocalArgs {
   'remote-path'?: string | undefined;
   mkdir: boolean;
   host?: string | undefined;
+  identity?: string[] | undefined;
+  port?: number | undefined;
+  login?: string | undefined;
+  'ssh-config'?: string | undefined;
+  'accept-new-host-key': boolean;
+  chown?: string | undefined;
   rsh?: string | undefined;
   sudo: boolean;
   jobs?: number | undefined;

@@ -81,8 +81,8 @@ echo written
 
 export const END_MARK = Buffer.from('OPUSHEND');
 
-/** args: root hex size owner staleMinutes deadOwner hasher; verifies the staged blob and renames it into blobs/. */
-export const COMMIT_BLOB = `${PRELUDE}h=$1; size=$2; me=$3; stale=$4; dead=$5; hasher=$6
+/** args: root hex size owner staleMinutes deadOwner hasher chown; verifies the staged blob and renames it into blobs/. */
+export const COMMIT_BLOB = `${PRELUDE}h=$1; size=$2; me=$3; stale=$4; dead=$5; hasher=$6; co=$7
 f=$root/blobs/sha256-$h
 [ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ] && { echo published; exit 0; }
 ${TAKE_LOCK}take_lock "$h" || exit 0
@@ -99,13 +99,16 @@ case $hasher in
 esac || exit 1
 sum=$(printf '%s' "$sum" | cut -c1-64)
 if [ "$sum" != "$h" ]; then rm -rf "$d"; rm -rf "$st/sha256-$h.lock"; echo "mismatch sha256:$sum"; exit 0; fi
-mkdir -p "$root/blobs" && chmod 644 "$d/data" && touch "$d/data" && mv -f "$d/data" "$f" || exit 1
+mkdir -p "$root/blobs" && chmod 644 "$d/data" && touch "$d/data" || exit 1
+[ -z "$co" ] || chown "$co" "$root/blobs" "$d/data" || exit 1
+mv -f "$d/data" "$f" || exit 1
 rm -rf "$d" "$st/sha256-$h.lock"
 echo published
 `;
 
-/** args: root host namespace model tag hex:size...; stdin: the manifest bytes. Publishes only if every blob is in place. */
-export const PUBLISH_MANIFEST = `${PRELUDE}dir=$root/manifests/$1/$2/$3; tag=$4; shift 4
+/** args: root chown host namespace model tag hex:size...; stdin: the manifest bytes. Publishes only if every blob is in place. */
+export const PUBLISH_MANIFEST = `${PRELUDE}co=$1; shift
+m=$root/manifests; dir=$m/$1/$2/$3; tag=$4; shift 4
 check() {
   for b in "$@"; do
     f=$root/blobs/sha256-\${b%:*}
@@ -117,7 +120,9 @@ mkdir -p "$st" || exit 1
 tmp=$st/manifest.$$.tmp
 cat > "$tmp" || { rm -f "$tmp"; exit 1; }
 if cmp -s "$tmp" "$dir/$tag"; then rm -f "$tmp"; echo unchanged; exit 0; fi
-chmod 644 "$tmp" && mkdir -p "$dir" && mv -f "$tmp" "$dir/$tag" || { rm -f "$tmp"; exit 1; }
+chmod 644 "$tmp" && mkdir -p "$dir" || { rm -f "$tmp"; exit 1; }
+[ -z "$co" ] || chown "$co" "$m" "\${dir%/*/*}" "\${dir%/*}" "$dir" "$tmp" || { rm -f "$tmp"; exit 1; }
+mv -f "$tmp" "$dir/$tag" || { rm -f "$tmp"; exit 1; }
 check "$@" || exit 0
 echo published
 `;

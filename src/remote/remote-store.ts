@@ -54,6 +54,8 @@ export interface RemoteStoreOptions {
   readonly sudo?: boolean;
   /** Minutes without a heartbeat after which another run's lock is taken over. */
   readonly staleLockMinutes?: number;
+  /** Give published files and the dirs made for them to USER[:GROUP]. */
+  readonly chown?: string;
 }
 
 /** The destination Ollama store, spoken to in POSIX sh through any transport. */
@@ -99,7 +101,7 @@ export class RemoteStore {
   async commitBlob(digest: Digest, size: number, lock: LockIdentity): Promise<CommitOutcome> {
     const { stdout } = await this.exec(
       COMMIT_BLOB,
-      [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none'],
+      [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? ''],
       undefined,
       digest,
     );
@@ -113,7 +115,7 @@ export class RemoteStore {
   /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
   async publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome> {
     const blobs = manifestBlobs(manifest).map((d) => `${d.digest.hex}:${d.size}`);
-    const { stdout } = await this.exec(PUBLISH_MANIFEST, [this.modelsDir, ...manifestSegments(name), ...blobs], manifest.bytes);
+    const { stdout } = await this.exec(PUBLISH_MANIFEST, [this.modelsDir, this.options.chown ?? '', ...manifestSegments(name), ...blobs], manifest.bytes);
     const out = stdout.toString('utf8').trim();
     if (out === 'published' || out === 'unchanged') return out;
     if (out.startsWith('missing ')) return { missing: out.slice(8) };

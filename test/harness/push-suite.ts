@@ -52,7 +52,7 @@ export function definePushSuite(label: string, open: () => Promise<TestDestinati
       await work?.remove();
       work = await tempDir();
       local = await copyFixtureStore(work.path);
-      remote = join(work.path, 'remote store');
+      remote = join(work.path, "remote store's $HOME");
       await mkdir(remote);
     });
 

@@ -26,7 +26,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
 export async function runDiff(args: DestinationArgs & { models: string[] }, exitCode: boolean): Promise<number> {
   const local = openLocalStore(args);
   const models = await readModels(local, args.models);
-  const remote = await openDestination(args);
+  const remote = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));
   try {
     const { plan, modelsDir, remoteExists } = await diff({ local, remote, models, jobs: 1, rangeSize: args['range-size'] * MiB });
     if (args.json) {

@@ -28,8 +28,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       if (args['dry-run']) return runDiff(args, false);
       const local = openLocalStore(args);
       const models = await readModels(local, args.models);
-      const remote = await openDestination(args);
       const reporter = createReporter(args.quiet);
+      const remote = await openDestination(args, reporter.line);
       try {
         const result = await push({
           local,

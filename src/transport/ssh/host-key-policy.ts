@@ -1,0 +1,89 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { PushError } from '../../errors.js';
+import { checkHostKey, fingerprintSha256, knownHostsLine, knownKeyTypes, readKnownHostsFiles } from './known-hosts.js';
+import type { ResolvedSsh } from './ssh-config.js';
+
+export interface HostKeyPolicy {
+  /** ssh2's asynchronous hostVerifier. */
+  readonly verify: (key: Buffer, done: (accept: boolean) => void) => void;
+  /** Host-key algorithms to offer, those already on file for this host first. */
+  readonly preferredAlgorithms: string[] | undefined;
+  /** Why the key was refused, once verify said no. */
+  rejection(): PushError | undefined;
+}
+
+const ALGORITHMS_FOR_TYPE: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+const DEFAULT_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/** The key blob names its own type: a length-prefixed string at its start. */
+export function keyBlobType(blob: Buffer): string {
+  return blob.length >= 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : '';
+}
+
+/** Checks host keys against known_hosts like OpenSSH, appending new ones only for accept-new. */
+export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean): Promise<HostKeyPolicy> {
+  const paths = [...target.userKnownHostsFiles, ...target.globalKnownHostsFiles];
+  const files = await readKnownHostsFiles(paths);
+  // OpenSSH looks a host up under its HostName (after the alias is resolved), as [name]:port off port 22.
+  const names = [target.hostName];
+  const onFile = knownKeyTypes(files, names, target.port);
+  const preferred = onFile.flatMap((t) => ALGORITHMS_FOR_TYPE[t] ?? [t]);
+  let refused: PushError | undefined;
+  const where = target.port === 22 ? target.hostName : `[${target.hostName}]:${target.port}`;
+  const mayAppend = acceptNew || target.strictHostKeyChecking === 'accept-new' || target.strictHostKeyChecking === 'no';
+
+  const verify = (key: Buffer, done: (accept: boolean) => void) => {
+    const type = keyBlobType(key);
+    const verdict = checkHostKey(files, names, target.port, type, key);
+    const fingerprint = fingerprintSha256(key);
+    if (verdict.status === 'match') return done(true);
+    if (verdict.status === 'revoked') {
+      refused = new PushError(`the host key of ${where} (${type} ${fingerprint}) is REVOKED in ${verdict.file}:${verdict.line}; refusing to connect`, { side: 'transport' });
+      return done(false);
+    }
+    if (verdict.status === 'changed') {
+      refused = new PushError(
+        `WARNING: the host key of ${where} HAS CHANGED (now ${type} ${fingerprint}; ${verdict.file}:${verdict.line} has another). ` +
+          `Someone may be intercepting the connection, or the host was reinstalled. If you know why, remove the old key with ` +
+          `ssh-keygen -R '${where}' and connect again. Refusing to connect.`,
+        { side: 'transport' },
+      );
+      return done(false);
+    }
+    if (!mayAppend) {
+      refused = new PushError(
+        `unknown host key for ${where}: ${type} ${fingerprint}. If that is the key of your host, run \`ssh ${target.alias}\` once ` +
+          `to record it, or pass --accept-new-host-key`,
+        { side: 'transport' },
+      );
+      return done(false);
+    }
+    const file = target.userKnownHostsFiles[0];
+    if (!file) return done(true);
+    mkdir(dirname(file), { recursive: true, mode: 0o700 })
+      .then(() => appendFile(file, `${knownHostsLine(target.hostName, target.port, type, key)}\n`, { mode: 0o600 }))
+      .then(
+        () => {
+          process.stderr.write(`ollama-push: added the host key of ${where} (${type} ${fingerprint}) to ${file}\n`);
+          done(true);
+        },
+        (error: unknown) => {
+          refused = new PushError(`cannot record the host key of ${where} in ${file}: ${(error as Error).message}`, { side: 'transport' });
+          done(false);
+        },
+      );
+  };
+
+  return {
+    verify,
+    preferredAlgorithms: preferred.length > 0 ? [...new Set([...preferred, ...DEFAULT_ALGORITHMS])] : undefined,
+    rejection: () => refused,
+  };
+}

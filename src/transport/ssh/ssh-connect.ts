@@ -1,0 +1,106 @@
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import { PushError } from '../../errors.js';
+import { planAuthentication } from './auth-methods.js';
+import { hostKeyPolicy } from './host-key-policy.js';
+import type { ResolvedSsh } from './ssh-config.js';
+
+export interface ConnectOptions {
+  readonly acceptNewHostKey: boolean;
+  /** Resolves a ProxyJump hop through the SSH config, as OpenSSH does for each hop. */
+  readonly resolveHop: (destination: string) => Promise<ResolvedSsh>;
+}
+
+export interface SshConnection {
+  readonly client: ssh2.Client;
+  /** Ends the connection and every jump host's. */
+  end(): void;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
+
+/** Connects to the target through its ProxyJump hops, each hop with its own host-key check. */
+export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): Promise<SshConnection> {
+  const hops = await Promise.all(target.proxyJump.map(options.resolveHop));
+  const clients: ssh2.Client[] = [];
+  const end = () => clients.reverse().forEach((c) => c.end());
+  try {
+    let sock: Duplex | undefined;
+    for (const [i, hop] of hops.entries()) {
+      const client = await openClient(hop, sock, options.acceptNewHostKey);
+      clients.push(client);
+      const next = hops[i + 1] ?? target;
+      sock = await forwardOut(client, next, hop);
+    }
+    const client = await openClient(target, sock, options.acceptNewHostKey);
+    clients.push(client);
+    return { client, end };
+  } catch (error) {
+    end();
+    throw error;
+  }
+}
+
+function forwardOut(client: ssh2.Client, next: ResolvedSsh, hop: ResolvedSsh): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    client.forwardOut('127.0.0.1', 0, next.hostName, next.port, (error, channel) => {
+      if (error) reject(new PushError(`jump host ${hop.alias} cannot reach ${next.hostName}:${next.port}: ${error.message}`, { side: 'transport', cause: error }));
+      else resolve(channel);
+    });
+  });
+}
+
+async function openClient(target: ResolvedSsh, sock: Duplex | undefined, acceptNew: boolean): Promise<ssh2.Client> {
+  const policy = await hostKeyPolicy(target, acceptNew);
+  const auth = await planAuthentication(target);
+  const who = `${target.user}@${target.hostName}${target.port === 22 ? '' : `:${target.port}`}`;
+  if (auth.methods.length === 0) {
+    const skipped = auth.skipped.length ? ` (${auth.skipped.join('; ')})` : '';
+    throw new PushError(
+      `no way to log in to ${who}: no ssh-agent (SSH_AUTH_SOCK is unset) and no usable key among ${target.identityFiles.join(', ') || 'the default keys'}${skipped}; pass -i KEY or start ssh-agent`,
+      { side: 'transport' },
+    );
+  }
+  const client = new ssh2.Client();
+  return new Promise((resolve, reject) => {
+    client.once('ready', () => {
+      client.removeAllListeners('error');
+      client.on('error', () => {});
+      resolve(client);
+    });
+    client.once('error', (error: Error & { level?: string; code?: string }) => {
+      client.end();
+      reject(policy.rejection() ?? connectError(error, who, target, auth.tried, auth.skipped));
+    });
+    client.connect({
+      host: target.hostName,
+      port: target.port,
+      username: target.user,
+      ...(sock ? { sock } : {}),
+      hostVerifier: policy.verify,
+      authHandler: auth.methods,
+      readyTimeout: target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      keepaliveInterval: target.serverAliveIntervalMs ?? 15_000,
+      keepaliveCountMax: 3,
+      ...(policy.preferredAlgorithms ? { algorithms: { serverHostKey: policy.preferredAlgorithms as never } } : {}),
+    });
+  });
+}
+
+function connectError(error: Error & { level?: string; code?: string }, who: string, target: ResolvedSsh, tried: string[], skipped: string[]): PushError {
+  const side = 'transport' as const;
+  if (error.level === 'client-authentication') {
+    const also = skipped.length ? `; skipped ${skipped.join('; ')}` : '';
+    return new PushError(`authentication failed for ${who}: tried ${tried.join(', ')}${also}; check the user (-l) and key (-i), or add the key to the host's authorized_keys`, { side, cause: error });
+  }
+  if (error.level === 'client-timeout' || error.code === 'ETIMEDOUT') {
+    return new PushError(`timed out connecting to ${who}; check the host is up and reachable`, { side, retryable: true, cause: error });
+  }
+  if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+    return new PushError(`cannot resolve host ${target.hostName} (from --host ${target.alias}); check the name or add it to ~/.ssh/config`, { side, cause: error });
+  }
+  if (error.code === 'ECONNREFUSED') {
+    return new PushError(`connection refused by ${target.hostName}:${target.port}; is sshd running there, on that port (-p)?`, { side, cause: error });
+  }
+  return new PushError(`cannot connect to ${who}: ${error.message}`, { side, retryable: error.code === 'ECONNRESET', cause: error });
+}
