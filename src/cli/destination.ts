@@ -12,6 +12,7 @@ const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
 
 /** Builds the destination store from the flags: a local dir, an SSH host, or a command (--rsh). */
 export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<RemoteStore> {
+  if (args.host === '' || args.rsh === '') throw usageError(`--${args.host === '' ? 'host' : 'rsh'} needs a value`);
   if (args.host && args.rsh) throw usageError('--host and --rsh both name a destination; give one of them');
   if (args.chown && !CHOWN.test(args.chown)) throw usageError(`--chown ${JSON.stringify(args.chown)} is not USER or USER:GROUP`);
   if (args.chown && !args.sudo) throw usageError('--chown needs --sudo (only root can give files to another user)');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import { EXIT } from '../errors.js';
+import { usageError } from '../errors.js';
+import { reportError } from './run-command.js';
 import { diffCommand } from './commands/diff.js';
 import { listCommand } from './commands/list.js';
 import { pushCommand } from './commands/push.js';
@@ -13,7 +14,15 @@ function packageVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  await yargs(argv)
+  try {
+    await parser(argv).parseAsync();
+  } catch (error) {
+    process.exitCode = reportError(error, argv.includes('--verbose'));
+  }
+}
+
+function parser(argv: string[]) {
+  return yargs(argv)
     .scriptName('ollama-push')
     .usage('$0 <models..> --remote-path DIR [--host HOST]\n\nCopy Ollama models to the machine that serves them: only the blobs it lacks, in parallel, verified, manifest last.')
     .env('OLLAMA_PUSH')
@@ -31,11 +40,7 @@ export async function main(argv: string[]): Promise<void> {
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message, error, y) => {
-      if (error) throw error;
-      process.stderr.write(`ollama-push: ${message}\nRun ollama-push --help for usage.\n`);
-      process.exitCode = EXIT.usage;
-      void y;
-    })
-    .parseAsync();
+    .fail((message, error) => {
+      throw error ?? usageError(`${message} (run ollama-push --help for usage)`);
+    });
 }

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter } from '../../progress/reporter.js';
-import { push } from '../../transfer/push.js';
+import { push, type PushResult } from '../../transfer/push.js';
 import { openDestination } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
@@ -15,6 +15,12 @@ interface PushArgs extends DestinationArgs {
 }
 
 const DEFAULT_JOBS = 4;
+
+function pushSummary(result: PushResult, where: string): string {
+  if (result.bytesSent === 0) return `${result.published.join(', ')} up to date in ${where}`;
+  const rate = formatBytes(result.bytesSent / Math.max(result.seconds, 0.001));
+  return `pushed ${result.published.join(', ')} to ${where}: sent ${formatBytes(result.bytesSent)} in ${formatDuration(result.seconds)} (${rate}/s)`;
+}
 
 export const pushCommand: CommandModule<object, PushArgs> = {
   command: ['push <models..>', '$0 <models..>'],
@@ -51,8 +57,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           };
           process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
         } else {
-          const rate = result.seconds > 0 ? ` (${formatBytes(result.bytesSent / result.seconds)}/s)` : '';
-          reporter.line(`pushed ${result.published.join(', ')} to ${remote.where}: sent ${formatBytes(result.bytesSent)} in ${formatDuration(result.seconds)}${rate}`);
+          reporter.line(pushSummary(result, remote.where));
         }
       } finally {
         reporter.stop();

@@ -1,0 +1,156 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { copyFixtureStore, runCli, tempDir } from './harness/cli.js';
+import { checkOllamaStore } from './harness/ollama-store-checker.js';
+import { sshdAvailable, startSshd, type TestSshd } from './harness/sshd.js';
+
+const execFileAsync = promisify(execFile);
+const TINY = 'registry.ollama.ai/library/tiny:latest';
+
+describe.runIf(sshdAvailable())('SSH destinations, host keys and authentication', () => {
+  let sshd: TestSshd;
+  let work: { path: string; remove: () => Promise<void> };
+  let local: string;
+  let remote: string;
+
+  beforeAll(async () => {
+    sshd = await startSshd({
+      extraClientConfig: `
+Host via-jump
+  HostName 127.0.0.1
+  Port PORT
+  IdentityFile ~/.ssh/id_ed25519
+  ProxyJump homelab-1
+`,
+    });
+    // The jump alias must name the same port; it is only known once sshd runs.
+    const config = join(sshd.home, '.ssh', 'config');
+    await writeFile(config, (await readFile(config, 'utf8')).replace('PORT', String(sshd.port)));
+  });
+  afterAll(() => sshd?.stop());
+  beforeEach(async () => {
+    work = await tempDir();
+    local = await copyFixtureStore(work.path);
+    remote = join(work.path, 'remote');
+    await mkdir(remote);
+  });
+  afterEach(() => work.remove());
+
+  const push = (args: string[], env: NodeJS.ProcessEnv = sshd.env) =>
+    runCli(['tiny', '--models-dir', local, '--remote-path', remote, ...args], { env });
+
+  it('reaches user@host:port with -i, without any config entry', async () => {
+    const result = await push(['--host', `${sshd.user}@127.0.0.1:${sshd.port}`, '-i', sshd.clientKey]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await checkOllamaStore(remote)).models).toEqual([TINY]);
+  });
+
+  it('goes through a ProxyJump hop, checking each host key', async () => {
+    const result = await push(['--host', 'via-jump']);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await checkOllamaStore(remote)).models).toEqual([TINY]);
+  });
+
+  it('authenticates with ssh-agent when there is no key file', async () => {
+    const agentDir = await tempDir('ollama-push-agent-');
+    const socket = join(agentDir.path, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !(await execFileAsync('test', ['-S', socket]).then(() => true, () => false)); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await execFileAsync('ssh-add', [sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const hidden = `${sshd.clientKey}.away`;
+      await rename(sshd.clientKey, hidden);
+      try {
+        const result = await push(['--host', sshd.alias], { ...sshd.env, SSH_AUTH_SOCK: socket });
+        expect(result.code, result.stderr).toBe(0);
+        const noAgent = await push(['--host', sshd.alias]);
+        expect(noAgent.code).toBe(1);
+        expect(noAgent.stderr).toMatch(/no way to log in.*ssh-agent/);
+      } finally {
+        await rename(hidden, sshd.clientKey);
+      }
+    } finally {
+      agent.kill();
+      await agentDir.remove();
+    }
+  });
+
+  it('refuses an unknown host key with its fingerprint, and records it only when told to', async () => {
+    const knownHosts = join(sshd.home, '.ssh', 'known_hosts');
+    const saved = await readFile(knownHosts);
+    await writeFile(knownHosts, '');
+    try {
+      const refused = await push(['--host', sshd.alias]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/unknown host key for \[127\.0\.0\.1\]:\d+: ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\b/);
+      expect(refused.stderr).toMatch(/--accept-new-host-key/);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(await checkOllamaStore(remote)).toEqual({ models: [], blobs: [], problems: [] });
+
+      const accepted = await push(['--host', sshd.alias, '--accept-new-host-key']);
+      expect(accepted.code, accepted.stderr).toBe(0);
+      const recorded = await readFile(knownHosts, 'utf8');
+      expect(recorded).toMatch(/^\|1\|/);
+      // OpenSSH itself now trusts the recorded key.
+      await execFileAsync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', knownHosts]);
+      expect((await push(['--host', sshd.alias, '--json'])).code).toBe(0);
+    } finally {
+      await writeFile(knownHosts, saved);
+    }
+  });
+
+  it('refuses a changed host key loudly, whatever the flags', async () => {
+    const knownHosts = join(sshd.home, '.ssh', 'known_hosts');
+    const saved = await readFile(knownHosts);
+    const other = join(work.path, 'other_key');
+    await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const otherKey = (await readFile(`${other}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+    await writeFile(knownHosts, `[127.0.0.1]:${sshd.port} ${otherKey}\n`);
+    try {
+      for (const flags of [[], ['--accept-new-host-key']]) {
+        const result = await push(['--host', sshd.alias, ...flags]);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/HAS CHANGED/);
+        expect(result.stderr).toMatch(/ssh-keygen -R/);
+      }
+      expect(await checkOllamaStore(remote)).toEqual({ models: [], blobs: [], problems: [] });
+    } finally {
+      await writeFile(knownHosts, saved);
+    }
+  });
+
+  it('says which methods it tried when authentication fails', async () => {
+    const stranger = join(work.path, 'stranger');
+    await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+    const result = await push(['--host', `127.0.0.1:${sshd.port}`, '-i', stranger]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`authentication failed for ${sshd.user}@127.0.0.1:${sshd.port}: tried key ${stranger}`);
+  });
+
+  it('explains a refused connection and an unresolvable host in one line', async () => {
+    const refused = await push(['--host', '127.0.0.1:1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^ollama-push: connection refused by 127\.0\.0\.1:1; is sshd running/);
+    const bad = await push(['--host=-oProxyCommand=touch /tmp/pwned']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^ollama-push: Invalid destination/);
+  });
+
+  it('pushes through --rsh with the OpenSSH client', async () => {
+    const rsh = ['ssh', ...sshd.opensshArgs, sshd.alias].map((w) => `'${w}'`).join(' ');
+    const result = await push(['--rsh', rsh]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await checkOllamaStore(remote)).models).toEqual([TINY]);
+  });
+
+  it('runs every remote command through sudo -n with --sudo', async () => {
+    const result = await push(['--host', sshd.alias, '--sudo', '--chown', `${sshd.user}:${sshd.user}`]);
+    expect(result.code, result.stderr).toBe(0);
+    expect((await checkOllamaStore(remote)).models).toEqual([TINY]);
+  });
+});
