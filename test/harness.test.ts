@@ -184,6 +184,22 @@ describe('tcp proxy', () => {
     expect(proxy.bytesUp).toBe(80_000);
   });
 
+  it('passes an abrupt close on to the other side', async () => {
+    const resetting = net.createServer((socket) => socket.on('data', () => socket.resetAndDestroy()));
+    proxy = await startTcpProxy({ targetPort: await listen(resetting), delayMs: 5 });
+    const socket = await connect(proxy.port);
+    socket.write('ping');
+    await closed(socket);
+    resetting.close();
+
+    const nothing = net.createServer();
+    const port = await listen(nothing);
+    await new Promise((resolve) => nothing.close(resolve));
+    await proxy.close();
+    proxy = await startTcpProxy({ targetPort: port });
+    await closed(await connect(proxy.port));
+  });
+
   it('cutNow destroys both sides of every connection; close stops listening', async () => {
     proxy = await startTcpProxy({ targetPort: echoPort });
     const socket = await connect(proxy.port);
@@ -313,9 +329,10 @@ describe.runIf(sshdAvailable())('startSshd', () => {
     expect(await accepts(sshd.port)).toBe(false);
     expect(existsSync(sshd.dir)).toBe(false);
     await sessionClosed;
-    // Gone, or a zombie where PID 1 does not reap orphans (as in some containers).
-    const state = await run('ps', ['-o', 'stat=', '-p', remotePid]);
-    expect(state.stdout.trim()).toMatch(/^(Z.*)?$/);
+    // The command gets SIGTERM; it is gone once absent or a zombie (where PID 1 does not reap orphans).
+    const running = async () => /^[^Z]/.test((await run('ps', ['-o', 'stat=', '-p', remotePid])).stdout.trim());
+    for (let tries = 0; (await running()) && tries < 100; tries++) await sleep(100);
+    expect(await running()).toBe(false);
   }, 30_000);
 
   it('reports sshd’s log when sshd cannot start', async () => {

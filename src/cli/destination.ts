@@ -6,21 +6,24 @@ import { resolveSsh } from '../transport/ssh/ssh-config.js';
 import { SshTransport } from '../transport/ssh/ssh-transport.js';
 import type { Transport } from '../transport/transport.js';
 import { findDefaultRemotePath } from '../remote/default-remote-path.js';
+import { resolveKubernetesTarget } from '../k8s/kubernetes-target.js';
 import type { DestinationArgs } from './options.js';
 
 const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
 
-/** Builds the destination store from the flags: a local dir, an SSH host, or a command (--rsh). */
+/** Builds the destination store from the flags: a local dir, an SSH host, a command (--rsh), a PVC's node dir (--pvc) or a pod (--pod). */
 export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<RemoteStore> {
   if (args.host === '' || args.rsh === '') throw usageError(`--${args.host === '' ? 'host' : 'rsh'} needs a value`);
   if (args.host && args.rsh) throw usageError('--host and --rsh both name a destination; give one of them');
   if (args.chown && !CHOWN.test(args.chown)) throw usageError(`--chown ${JSON.stringify(args.chown)} is not USER or USER:GROUP`);
   if (args.chown && !args.sudo) throw usageError('--chown needs --sudo (only root can give files to another user)');
+  const k8s = await resolveKubernetesTarget(args, log);
+  if (k8s) args = { ...args, host: k8s.host, 'remote-path': k8s.remotePath };
   const remotePath = args['remote-path'];
   if (remotePath !== undefined && !remotePath.startsWith('/')) {
     throw usageError(`--remote-path ${JSON.stringify(remotePath)} must be an absolute path`);
   }
-  const transport = await openTransport(args);
+  const transport = k8s?.transport ?? (await openTransport(args));
   try {
     const path = remotePath ?? (await defaultPath(transport, args, log));
     return new RemoteStore(transport, { path, sudo: args.sudo, ...(args.chown ? { chown: args.chown } : {}) });

@@ -47,12 +47,14 @@ export class BarReporter {
         const present = event.blobs.filter((b) => b.status === 'present');
         if (present.length > 0) this.bars.log(`${present.length} of ${event.blobs.length} blobs already present, skipped\n`);
         this.throughput.start(total);
-        this.overall = this.bars.create(Math.max(total, 1), 0, { label: 'total', info: '' });
+        this.overall ??= this.bars.create(Math.max(total, 1), 0, { label: 'total', info: '' });
+        this.overall.setTotal(Math.max(total, 1));
         break;
       }
       case 'blob-start': {
         const { descriptor } = event.blob;
         const resumed = event.resumedFrom > 0 ? ` resumed at ${Math.floor((100 * event.resumedFrom) / descriptor.size)}%` : '';
+        if (this.blobBars.has(descriptor.digest.hex)) break;
         const label = `${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)}`;
         const bar = this.bars.create(Math.max(descriptor.size, 1), event.resumedFrom, { label, info: `${formatBytes(descriptor.size)}${resumed}` });
         this.blobBars.set(descriptor.digest.hex, { bar, done: event.resumedFrom, size: descriptor.size, label });

@@ -18,12 +18,13 @@ st=$root/.ollama-push
 const TAKE_LOCK = `take_lock() {
   l=$st/sha256-$1.lock
   mkdir -p "$st" || exit 1
-  if mkdir "$l" 2>/dev/null; then printf '%s\\n' "$me" > "$l/owner"; return 0; fi
+  if err=$(mkdir "$l" 2>&1); then printf '%s\\n' "$me" > "$l/owner" || exit 1; return 0; fi
+  [ -d "$l" ] || { printf '%s\\n' "$err" >&2; exit 1; }
   owner=$(cat "$l/owner" 2>/dev/null)
   [ "$owner" = "$me" ] && { touch "$l"; return 0; }
   if [ -n "$dead" ] && [ "$owner" = "$dead" ] || [ -n "$(find "$l" -prune -mmin +"$stale" 2>/dev/null)" ]; then
     mv "$l" "$l.$$" 2>/dev/null && rm -rf "$l.$$"
-    if mkdir "$l" 2>/dev/null; then printf '%s\\n' "$me" > "$l/owner"; return 0; fi
+    if mkdir "$l" 2>/dev/null; then printf '%s\\n' "$me" > "$l/owner" || exit 1; return 0; fi
     owner=$(cat "$l/owner" 2>/dev/null)
   fi
   printf 'busy %s\\n' "$owner"
@@ -63,7 +64,16 @@ for h in "$@"; do
   if [ -f "$f" ]; then size=$(wc -c < "$f" | tr -d ' '); else size=-; fi
   ranges=$(cd "$st/sha256-$h" 2>/dev/null && for m in done.*; do [ -f "$m" ] && printf '%s ' "\${m#done.}"; done)
   echo "blob $h $size $ranges"
+  if owner=$(cat "$st/sha256-$h.lock/owner" 2>/dev/null); then echo "lock $h $owner"; fi
 done
+`;
+
+/** args: root hex size owner staleMinutes deadOwner; takes the blob's lock without sending anything. */
+export const TAKE_LOCK_ONLY = `${PRELUDE}h=$1; size=$2; me=$3; stale=$4; dead=$5
+f=$root/blobs/sha256-$h
+[ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ] && { echo published; exit 0; }
+${TAKE_LOCK}take_lock "$h" || exit 0
+echo acquired
 `;
 
 /** args: root hex size start length owner staleMinutes deadOwner; stdin: exactly length bytes, then END_MARK. */
@@ -125,4 +135,20 @@ chmod 644 "$tmp" && mkdir -p "$dir" || { rm -f "$tmp"; exit 1; }
 mv -f "$tmp" "$dir/$tag" || { rm -f "$tmp"; exit 1; }
 check "$@" || exit 0
 echo published
+`;
+
+/** args: root algorithm hex:start:end...; prints `hex:start:end <hash>` of each staged range (xxh64 or sha256). */
+export const HASH_STAGED = `root=$1; algo=$2; shift 2
+for r in "$@"; do
+  h=\${r%%:*}; rest=\${r#*:}; start=\${rest%%:*}; end=\${rest#*:}
+  f=$root/.ollama-push/sha256-$h/data
+  range() { dd if="$f" bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start)); }
+  case $algo in
+    xxhsum) sum=$(range | xxhsum -H64 | cut -c1-16) ;;
+    openssl) sum=$(range | openssl dgst -sha256 -r | cut -c1-64) ;;
+    sha256sum) sum=$(range | sha256sum | cut -c1-64) ;;
+    *) sum=$(range | shasum -a 256 | cut -c1-64) ;;
+  esac
+  echo "$r $sum"
+done
 `;

@@ -5,7 +5,7 @@ import type { Manifest } from '../store/manifest.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
 import type { RunResult, Transport } from '../transport/transport.js';
-import { COMMIT_BLOB, PROBE, PUBLISH_MANIFEST, WRITE_RANGE } from './remote-scripts.js';
+import { COMMIT_BLOB, HASH_STAGED, PROBE, PUBLISH_MANIFEST, TAKE_LOCK_ONLY, WRITE_RANGE } from './remote-scripts.js';
 import { shellCommand } from './shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
@@ -20,6 +20,8 @@ export interface RemoteBlobState {
   readonly publishedSize: number | undefined;
   /** Ranges already staged by earlier runs (the destination's word, not ours). */
   readonly stagedRanges: readonly ByteRange[];
+  /** The run holding the blob's lock, if any: `<hostname> <pid> <run id>`. */
+  readonly lockOwner?: string;
 }
 
 export interface RemoteState {
@@ -43,6 +45,7 @@ export interface LockIdentity {
   readonly deadOwner?: string;
 }
 
+export type LockOutcome = 'acquired' | 'published' | { busy: string };
 export type WriteOutcome = 'written' | 'published' | 'short' | { busy: string };
 export type CommitOutcome = 'published' | { mismatch: string } | { busy: string };
 export type ManifestOutcome = 'published' | 'unchanged' | { missing: string };
@@ -62,6 +65,7 @@ export interface RemoteStoreOptions {
 export class RemoteStore {
   private modelsDir: string;
   private hasher: Hasher | undefined;
+  private hasXxhsum = false;
 
   constructor(
     readonly transport: Transport,
@@ -82,7 +86,16 @@ export class RemoteStore {
     const state = parseProbe(stdout.toString('utf8'), this.options.path);
     this.modelsDir = state.modelsDir;
     this.hasher = state.hasher;
+    this.hasXxhsum = state.hasXxhsum;
     return state;
+  }
+
+  async takeLock(digest: Digest, size: number, lock: LockIdentity): Promise<LockOutcome> {
+    const { stdout } = await this.exec(TAKE_LOCK_ONLY, [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock)], undefined, digest);
+    const out = stdout.toString('utf8').trim();
+    if (out === 'acquired' || out === 'published') return out;
+    if (out.startsWith('busy')) return { busy: out.slice(5) };
+    throw this.protocolError('lock', out, digest);
   }
 
   async writeRange(digest: Digest, size: number, range: ByteRange, data: Readable, lock: LockIdentity): Promise<WriteOutcome> {
@@ -110,6 +123,22 @@ export class RemoteStore {
     if (out.startsWith('mismatch ')) return { mismatch: out.slice(9) };
     if (out.startsWith('busy')) return { busy: out.slice(5) };
     throw this.protocolError('commit', out, digest);
+  }
+
+  /**
+   * Hashes staged ranges on the destination: with xxhsum (fast) where it has one, else sha256. Returns
+   * the algorithm used and the hashes, keyed `hex:start:end`.
+   */
+  async hashStagedRanges(ranges: readonly { digest: Digest; range: ByteRange }[]): Promise<{ algorithm: 'xxh64' | 'sha256'; hashes: Map<string, string> }> {
+    const tool = this.hasXxhsum ? 'xxhsum' : (this.hasher ?? 'none');
+    const keys = ranges.map(({ digest, range }) => `${digest.hex}:${range.start}:${range.end}`);
+    const { stdout } = await this.exec(HASH_STAGED, [this.modelsDir, tool, ...keys]);
+    const hashes = new Map<string, string>();
+    for (const line of stdout.toString('utf8').split('\n')) {
+      const [key, hash] = line.trim().split(' ');
+      if (key && hash && /^[0-9a-f]+$/.test(hash)) hashes.set(key, hash);
+    }
+    return { algorithm: tool === 'xxhsum' ? 'xxh64' : 'sha256', hashes };
   }
 
   /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
@@ -194,6 +223,7 @@ export function parseProbe(text: string, givenPath: string): RemoteState {
     else if (kind === 'free' && /^\d+$/.test(rest[0] ?? '')) freeBytes = Number(rest[0]) * 1024;
     else if (kind === 'writable') writable = rest[0] === 'yes';
     else if (kind === 'manifest') manifestHashes[Number(rest[0])] = /^[0-9a-f]{64}$/.test(rest[1] ?? '') ? rest[1] : undefined;
+    else if (kind === 'lock' && rest[0] && blobs.has(rest[0])) blobs.set(rest[0], { ...blobs.get(rest[0])!, lockOwner: rest.slice(1).join(' ') });
     else if (kind === 'blob' && rest[0]) {
       const size = rest[1];
       blobs.set(rest[0], {

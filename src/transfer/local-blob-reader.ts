@@ -16,6 +16,8 @@ export interface RangeReadOptions {
   readonly onBytes: (bytes: number) => void;
   /** Appended after the range, once it has been read (and verified, for a whole blob). */
   readonly trailer: Buffer;
+  /** Waits before each chunk is handed on (--bwlimit). */
+  readonly throttle?: (bytes: number) => Promise<void>;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface RangeReadOptions {
  * marks its bytes as written.
  */
 export function readBlobRange(options: RangeReadOptions): Readable {
-  const { path, blob, range, onBytes, trailer } = options;
+  const { path, blob, range, onBytes, trailer, throttle } = options;
   const whole = range.start === 0 && range.end === blob.size;
   async function* generate() {
     const hash = whole ? createHash('sha256') : undefined;
@@ -34,6 +36,7 @@ export function readBlobRange(options: RangeReadOptions): Readable {
       for await (const chunk of file as AsyncIterable<Buffer>) {
         hash?.update(chunk);
         read += chunk.length;
+        if (throttle) await throttle(chunk.length);
         onBytes(chunk.length);
         yield chunk;
       }

@@ -1,4 +1,4 @@
-import type { ByteRange, RemoteState } from '../remote/remote-store.js';
+import type { ByteRange, RemoteBlobState, RemoteState } from '../remote/remote-store.js';
 import type { Descriptor } from '../store/manifest.js';
 import { manifestBlobs, manifestSha256 } from '../store/manifest.js';
 import type { LocalModel } from '../store/local-store.js';
@@ -15,6 +15,8 @@ export interface BlobPlan {
   readonly ranges: readonly ByteRange[];
   /** Display names of the requested models that use this blob. */
   readonly models: readonly string[];
+  /** Another run writing this blob on the destination, if any. */
+  readonly lockOwner: string | undefined;
 }
 
 export interface ManifestPlan {
@@ -52,8 +54,7 @@ export function planTransfer(models: readonly LocalModel[], remote: RemoteState,
     }
   }
   const blobs = [...byHex.values()].map(({ descriptor, models: users }) => {
-    const state = remote.blobs.get(descriptor.digest.hex);
-    return planBlob(descriptor, state?.publishedSize, state?.stagedRanges ?? [], users, rangeSize);
+    return planBlob(descriptor, remote.blobs.get(descriptor.digest.hex), users, rangeSize);
   });
   const manifests = models.map((model, i): ManifestPlan => {
     const remoteHash = remote.manifestHashes[i];
@@ -68,19 +69,15 @@ export function planTransfer(models: readonly LocalModel[], remote: RemoteState,
   };
 }
 
-export function planBlob(
-  descriptor: Descriptor,
-  publishedSize: number | undefined,
-  staged: readonly ByteRange[],
-  models: readonly string[],
-  rangeSize: number,
-): BlobPlan {
-  if (publishedSize === descriptor.size) return { descriptor, status: 'present', stagedBytes: 0, ranges: [], models };
-  const usable = publishedSize === undefined ? staged : [];
+export function planBlob(descriptor: Descriptor, remote: RemoteBlobState | undefined, models: readonly string[], rangeSize: number): BlobPlan {
+  const publishedSize = remote?.publishedSize;
+  const lockOwner = remote?.lockOwner;
+  if (publishedSize === descriptor.size) return { descriptor, status: 'present', stagedBytes: 0, ranges: [], models, lockOwner };
+  const usable = publishedSize === undefined ? (remote?.stagedRanges ?? []) : [];
   const missing = subtractRanges({ start: 0, end: descriptor.size }, usable);
   const stagedBytes = descriptor.size - rangeBytes(missing);
   const status: BlobStatus = publishedSize !== undefined ? 'mismatch' : stagedBytes > 0 ? 'partial' : 'missing';
-  return { descriptor, status, stagedBytes, ranges: missing.flatMap((gap) => splitRange(gap, rangeSize)), models };
+  return { descriptor, status, stagedBytes, ranges: missing.flatMap((gap) => splitRange(gap, rangeSize)), models, lockOwner };
 }
 
 export function rangeBytes(ranges: readonly ByteRange[]): number {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { PushError } from '../errors.js';
-import type { LockIdentity, RemoteStore } from '../remote/remote-store.js';
+import type { ByteRange, LockIdentity, RemoteStore, WriteOutcome } from '../remote/remote-store.js';
 import { digestString } from '../store/digest.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
 import { manifestBlobs } from '../store/manifest.js';
@@ -12,6 +12,9 @@ import { isDeadOwner, lockOwner } from './lock-owner.js';
 import { type BlobPlan, planBlob, planTransfer, type TransferPlan } from './plan.js';
 import { END_MARK } from '../remote/remote-scripts.js';
 import { formatBytes } from '../progress/format.js';
+import { withRetries } from './retry.js';
+import type { BandwidthLimit } from './bandwidth-limit.js';
+import { keepVerifiedStagedRanges } from './staged-check.js';
 
 export interface TransferOptions {
   readonly local: LocalStore;
@@ -21,12 +24,16 @@ export interface TransferOptions {
   readonly jobs: number;
   /** Large blobs are split into ranges of about this size, written in parallel and resumable one by one. */
   readonly rangeSize: number;
+  /** Caps the rate of all channels together. */
+  readonly bandwidthLimit?: BandwidthLimit;
   readonly onEvent?: PushEventListener;
 }
 
 export interface PushOptions extends TransferOptions {
   /** Create the remote path when it does not exist (otherwise that is an error: a typo in a PVC id). */
   readonly createRemotePath: boolean;
+  /** Reconnect and resume this many times after a dropped connection. */
+  readonly retries: number;
 }
 
 export interface DiffResult {
@@ -54,31 +61,40 @@ export async function diff(options: TransferOptions): Promise<DiffResult> {
 
 /**
  * Sends every blob the destination lacks, verifies each there, renames it into blobs/, and only then
- * publishes each model's manifest. A model with any blob that failed is not published.
+ * publishes each model's manifest. A model with any blob that failed is not published. After a dropped
+ * connection it probes again and resumes from what the destination reports.
  */
 export async function push(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
+  const sent = { bytes: 0 };
+  const result = await withRetries(() => pushOnce(options, sent), {
+    retries: options.retries,
+    progress: () => sent.bytes,
+    onRetry: (attempt, delayMs, error) => options.onEvent?.({ type: 'retry', attempt, delayMs, reason: error.message }),
+  });
+  return { ...result, bytesSent: sent.bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
   const { local, remote, models, onEvent } = options;
   const descriptors = distinctBlobs(models);
   for (const blob of descriptors) await local.checkBlob(blob.digest, blob.size);
 
-  const state = await remote.probe(distinctDigests(models), options.createRemotePath, models.map((m) => m.name));
-  if (!state.exists) {
+  const probed = await remote.probe(distinctDigests(models), options.createRemotePath, models.map((m) => m.name));
+  if (!probed.exists) {
     throw new PushError(
       `remote path ${remote.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`,
       { side: 'usage' },
     );
   }
+  const state = await keepVerifiedStagedRanges(probed, remote, local);
   const plan = planTransfer(models, state, options.rangeSize);
-  onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
   checkFreeSpace(plan, state.freeBytes, remote.where);
+  onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
 
-  let bytesSent = 0;
   const rangeLimit = pLimit(options.jobs);
   const commitLimit = pLimit(COMMIT_PARALLEL);
-  const lock: { owner: string; deadOwner?: string } = { owner: lockOwner };
-  const send = (blob: BlobPlan) =>
-    sendBlob(blob, { ...options, lock, rangeLimit, commitLimit, countSent: (n) => (bytesSent += n) });
+  const send = (blob: BlobPlan) => sendBlob(blob, { ...options, rangeLimit, commitLimit, countSent: (n) => (sent.bytes += n) });
 
   const outcomes = await Promise.allSettled(
     [...plan.blobs].sort((a, b) => b.descriptor.size - a.descriptor.size).map(async (blob) => {
@@ -87,11 +103,11 @@ export async function push(options: PushOptions): Promise<PushResult> {
     }),
   );
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
-  const sent = new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])));
+  const delivered = new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])));
 
   const published: string[] = [];
   for (const model of models) {
-    if (!manifestBlobs(model.manifest).every((b) => sent.has(b.digest.hex))) continue;
+    if (!manifestBlobs(model.manifest).every((b) => delivered.has(b.digest.hex))) continue;
     const outcome = await remote.publishManifest(model.name, model.manifest);
     if (typeof outcome === 'object') {
       failures.push(
@@ -107,50 +123,34 @@ export async function push(options: PushOptions): Promise<PushResult> {
     onEvent?.({ type: 'model-published', model: displayName(model.name), unchanged: outcome === 'unchanged' });
   }
   if (failures.length > 0) throw pickFailure(failures);
-  return { plan, modelsDir: state.modelsDir, bytesSent, published, seconds: (performance.now() - started) / 1000 };
+  return { plan, modelsDir: state.modelsDir, published };
 }
 
 interface SendContext extends PushOptions {
-  readonly lock: LockIdentity & { deadOwner?: string };
   readonly rangeLimit: ReturnType<typeof pLimit>;
   readonly commitLimit: ReturnType<typeof pLimit>;
+  /** Counts payload bytes of ranges the destination confirmed written. */
   readonly countSent: (bytes: number) => void;
 }
 
 async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> {
-  const { local, remote, onEvent, lock } = context;
+  const { local, remote, onEvent } = context;
   const { digest, size } = initial.descriptor;
   const path = local.blobPath(digest);
+  const lock: { owner: string; deadOwner?: string } = { owner: lockOwner };
   let blob = initial;
   let resent = false;
   onEvent?.({ type: 'blob-start', blob, resumedFrom: blob.stagedBytes });
   for (;;) {
-    const writes = await Promise.all(
-      blob.ranges.map((range) =>
-        context.rangeLimit(() => {
-          let sentHere = 0;
-          const data = readBlobRange({
-            path,
-            blob: blob.descriptor,
-            range,
-            trailer: END_MARK,
-            onBytes: (n) => {
-              sentHere += n;
-              context.countSent(n);
-              onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
-            },
-          });
-          return remote.writeRange(digest, size, range, data, lock).catch((error: unknown) => {
-            onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -sentHere });
-            throw error;
-          });
-        }),
-      ),
-    );
+    if (blob.lockOwner && blob.lockOwner !== lock.owner) {
+      blob = await waitForLock(blob, blob.lockOwner, lock, context);
+      if (blob.status === 'present') break;
+    }
+    const writes = await Promise.all(blob.ranges.map((range) => context.rangeLimit(() => writeRange(blob, range, path, lock, context))));
     if (writes.includes('published')) break;
     const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
     if (busy) {
-      blob = await waitForOtherWriter(blob, busy.busy, context);
+      blob = await waitForLock(blob, busy.busy, lock, context);
       if (blob.status === 'present') break;
       continue;
     }
@@ -164,7 +164,7 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
     const committed = await context.commitLimit(() => remote.commitBlob(digest, size, lock));
     if (committed === 'published') break;
     if ('busy' in committed) {
-      blob = await waitForOtherWriter(blob, committed.busy, context);
+      blob = await waitForLock(blob, committed.busy, lock, context);
       if (blob.status === 'present') break;
       continue;
     }
@@ -176,24 +176,54 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
       });
     }
     onEvent?.({ type: 'warning', message: `blob ${digestString(digest)} failed verification on the destination (${committed.mismatch}); sending it again` });
-    onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -(size - blob.stagedBytes) });
+    onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -size });
     resent = true;
-    blob = planBlob(blob.descriptor, undefined, [], blob.models, context.rangeSize);
+    blob = planBlob(blob.descriptor, undefined, blob.models, context.rangeSize);
   }
   onEvent?.({ type: 'blob-done', blob: initial });
 }
 
-/** Another run holds the blob's lock: wait until it publishes the blob, or its lock goes stale. */
-async function waitForOtherWriter(blob: BlobPlan, owner: string, context: SendContext): Promise<BlobPlan> {
-  if (isDeadOwner(owner)) {
-    context.lock.deadOwner = owner;
-  } else {
-    context.onEvent?.({ type: 'blob-wait', blob, owner });
+/** Streams one range; bytes count as sent only once the destination confirms the whole range. */
+async function writeRange(blob: BlobPlan, range: ByteRange, path: string, lock: LockIdentity, context: SendContext): Promise<WriteOutcome> {
+  const { digest, size } = blob.descriptor;
+  let read = 0;
+  const data = readBlobRange({
+    path,
+    blob: blob.descriptor,
+    range,
+    trailer: END_MARK,
+    ...(context.bandwidthLimit ? { throttle: (n: number) => context.bandwidthLimit!.take(n) } : {}),
+    onBytes: (n) => {
+      read += n;
+      context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
+    },
+  });
+  const outcome = await context.remote.writeRange(digest, size, range, data, lock).catch((error: unknown) => {
+    context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
+    throw error;
+  });
+  if (outcome === 'written') context.countSent(range.end - range.start);
+  else context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
+  return outcome;
+}
+
+/**
+ * Another run holds the blob's lock. A run of this machine that is gone holds nothing: take its lock.
+ * Otherwise wait until the other run publishes the blob or its lock goes stale, then re-read what is staged.
+ */
+async function waitForLock(blob: BlobPlan, owner: string, lock: { owner: string; deadOwner?: string }, context: SendContext): Promise<BlobPlan> {
+  const { digest, size } = blob.descriptor;
+  for (let holder = owner; ; ) {
+    if (isDeadOwner(holder)) lock.deadOwner = holder;
+    const outcome = await context.remote.takeLock(digest, size, lock);
+    if (outcome === 'published') return { ...blob, status: 'present', ranges: [] };
+    if (outcome === 'acquired') break;
+    holder = outcome.busy;
+    context.onEvent?.({ type: 'blob-wait', blob, owner: holder });
     await sleep(BUSY_POLL_MS);
   }
-  const state = await context.remote.probe([blob.descriptor.digest], false);
-  const remote = state.blobs.get(blob.descriptor.digest.hex);
-  return planBlob(blob.descriptor, remote?.publishedSize, remote?.stagedRanges ?? [], blob.models, context.rangeSize);
+  const state = await context.remote.probe([digest], false);
+  return planBlob(blob.descriptor, state.blobs.get(digest.hex), blob.models, context.rangeSize);
 }
 
 function checkFreeSpace(plan: TransferPlan, freeBytes: number | undefined, where: string): void {

@@ -1,7 +1,33 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { PushError } from '../errors.js';
 import type { RunOptions, RunResult } from './transport.js';
+
+/** Child processes of one transport, so that closing it stops them (Ctrl-C). */
+export class ChildGroup {
+  private readonly running = new Set<ChildProcessWithoutNullStreams>();
+  private closed = false;
+
+  constructor(private readonly label: string) {}
+
+  /** Starts a child through `start` and runs it to its end; refuses once the group is closed. */
+  run(start: () => ChildProcessWithoutNullStreams, options: RunOptions): Promise<RunResult> {
+    if (this.closed) return Promise.reject(closedError(this.label));
+    const child = start();
+    this.running.add(child);
+    return runChild(child, options).finally(() => this.running.delete(child));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const child of this.running) child.kill('SIGTERM');
+  }
+}
+
+export function closedError(label: string): PushError {
+  return new PushError(`the connection to ${label} was closed`, { side: 'transport' });
+}
 
 /** Feeds a child process its stdin and collects its output and exit status. */
 export function runChild(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<RunResult> {

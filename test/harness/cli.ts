@@ -50,3 +50,20 @@ export async function copyFixtureStore(into: string): Promise<string> {
   await cp(FIXTURE_MODELS, models, { recursive: true });
   return models;
 }
+
+/** Starts the real CLI without waiting, for tests that signal or kill it mid-transfer. */
+export function startCli(args: readonly string[], options: CliOptions = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...(options.env ?? process.env), NO_UPDATE_NOTIFIER: '1' },
+    cwd: options.cwd ?? REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}

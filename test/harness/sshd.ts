@@ -78,8 +78,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
     // Root's sshd wants its privilege separation directory, which a fresh container lacks.
     if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true });
 
-    let port: number | undefined;
-    for (let attempt = 1; port === undefined; attempt++) {
+    let port = 0; // until sshd listens
+    for (let attempt = 1; port === 0; attempt++) {
       const candidate = await freePort();
       await writeFile(files.sshdConfig, sshdConfig(candidate, files) + (options.extraSshdConfig ?? ''));
       await writeFile(files.clientConfig, clientConfig(alias, candidate, user) + (options.extraClientConfig ?? ''), { mode: 0o600 });
@@ -95,7 +95,6 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
 
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
     delete env.SSH_AUTH_SOCK;
-    const listening = port;
     let stopping: Promise<void> | undefined;
     return {
       host: '127.0.0.1',
@@ -115,7 +114,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
         '-o', 'GlobalKnownHostsFile=/dev/null',
         '-o', 'BatchMode=yes',
       ],
-      stop: () => (stopping ??= stopSshd(files.pid, listening, dir)),
+      stop: () => (stopping ??= stopSshd(files.pid, port, dir)),
     };
   } catch (error) {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
+import { EXIT, PushError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter } from '../../progress/reporter.js';
+import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { push, type PushResult } from '../../transfer/push.js';
 import { openDestination } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
@@ -32,10 +34,18 @@ export const pushCommand: CommandModule<object, PushArgs> = {
   handler: (args) =>
     runCommand(args.verbose, async () => {
       if (args['dry-run']) return runDiff(args, false);
+      const rate = args.bwlimit ? parseRate(args.bwlimit) : 0;
       const local = openLocalStore(args);
       const models = await readModels(local, args.models);
       const reporter = createReporter(args.quiet);
       const remote = await openDestination(args, reporter.line);
+      let interrupted = false;
+      const stop = () => {
+        interrupted = true;
+        reporter.stop();
+        void remote.transport.close();
+      };
+      process.once('SIGINT', stop).once('SIGTERM', stop);
       try {
         const result = await push({
           local,
@@ -44,6 +54,8 @@ export const pushCommand: CommandModule<object, PushArgs> = {
           jobs: args.jobs ?? DEFAULT_JOBS,
           rangeSize: args['range-size'] * MiB,
           createRemotePath: args.mkdir,
+          retries: args.retries,
+          ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
           onEvent: reporter.onEvent,
         });
         reporter.stop();
@@ -59,7 +71,15 @@ export const pushCommand: CommandModule<object, PushArgs> = {
         } else {
           reporter.line(pushSummary(result, remote.where));
         }
+      } catch (error) {
+        if (!interrupted) throw error;
+        throw new PushError('interrupted; what was staged on the destination is kept: run the same command again to resume', {
+          side: 'usage',
+          exitCode: EXIT.interrupted,
+          cause: error,
+        });
       } finally {
+        process.off('SIGINT', stop).off('SIGTERM', stop);
         reporter.stop();
         await remote.transport.close();
       }

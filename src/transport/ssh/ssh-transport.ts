@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { PushError } from '../../errors.js';
 import { shellCommand } from '../../remote/shell-quote.js';
+import type { ClientChannel } from 'ssh2';
+import { closedError } from '../run-child.js';
 import type { RunOptions, RunResult, Transport } from '../transport.js';
 import { type ConnectOptions, connectSsh, type SshConnection } from './ssh-connect.js';
 import type { ResolvedSsh } from './ssh-config.js';
@@ -18,6 +20,7 @@ export class SshTransport implements Transport {
   readonly maxParallel = CHANNELS;
   private connection: Promise<SshConnection> | undefined;
   private readonly channels = pLimit(CHANNELS);
+  private closed = false;
 
   constructor(
     private readonly target: ResolvedSsh,
@@ -32,10 +35,14 @@ export class SshTransport implements Transport {
   }
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
-    return this.channels(async () => this.exec((await this.connected()).client, command, options));
+    return this.channels(async () => {
+      if (this.closed) throw closedError(this.label);
+      return this.exec((await this.connected()).client, command, options);
+    });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const connection = this.connection;
     this.connection = undefined;
     (await connection?.catch(() => undefined))?.end();
@@ -55,7 +62,7 @@ export class SshTransport implements Transport {
 
   private exec(client: SshConnection['client'], command: string, options: RunOptions): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      client.exec(shellCommand(['sh', '-c', command]), (error, channel) => {
+      const opened = (error: Error | undefined, channel: ClientChannel) => {
         if (error) {
           reject(new PushError(`${this.label}: cannot open a channel: ${error.message}`, { side: 'transport', retryable: true, cause: error }));
           return;
@@ -89,7 +96,13 @@ export class SshTransport implements Transport {
           channel.close();
         });
         input.pipe(channel);
-      });
+      };
+      try {
+        client.exec(shellCommand(['sh', '-c', command]), opened);
+      } catch (error) {
+        // ssh2 throws at once when the connection is already gone.
+        opened(error as Error, undefined as never);
+      }
     });
   }
 }

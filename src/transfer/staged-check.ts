@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import xxhash from 'xxhash-wasm';
+import type { ByteRange, RemoteBlobState, RemoteState, RemoteStore } from '../remote/remote-store.js';
+import type { Digest } from '../store/digest.js';
+import type { LocalStore } from '../store/local-store.js';
+
+/**
+ * Checks the ranges earlier runs staged on the destination against the local blobs, before resuming
+ * from them: the destination hashes them (xxh64 where it has xxhsum, else sha256), and only the ranges
+ * that match stay staged. A staged range that was damaged is sent again instead of failing the final
+ * sha256 check of the whole blob.
+ */
+export async function keepVerifiedStagedRanges(state: RemoteState, remote: RemoteStore, local: LocalStore): Promise<RemoteState> {
+  const staged = [...state.blobs].flatMap(([hex, blob]) =>
+    blob.publishedSize === undefined ? blob.stagedRanges.map((range) => ({ digest: { hex } as Digest, range })) : [],
+  );
+  if (staged.length === 0) return state;
+  const { algorithm, hashes } = await remote.hashStagedRanges(staged);
+  const blobs = new Map<string, RemoteBlobState>();
+  for (const [hex, blob] of state.blobs) {
+    const good: ByteRange[] = [];
+    for (const range of blob.stagedRanges) {
+      const remoteHash = hashes.get(`${hex}:${range.start}:${range.end}`);
+      const path = local.blobPath({ hex });
+      if (remoteHash && remoteHash === (await hashRange(path, range, algorithm).catch(() => undefined))) good.push(range);
+    }
+    blobs.set(hex, { ...blob, stagedRanges: good });
+  }
+  return { ...state, blobs };
+}
+
+async function hashRange(path: string, range: ByteRange, algorithm: 'xxh64' | 'sha256'): Promise<string> {
+  const stream = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1024 * 1024 });
+  if (algorithm === 'sha256') {
+    const hash = createHash('sha256');
+    for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+    return hash.digest('hex');
+  }
+  const hash = (await xxhash()).create64();
+  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest().toString(16).padStart(16, '0');
+}
