@@ -11,6 +11,12 @@ import type { DestinationArgs } from './options.js';
 
 const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
 
+/** One set of destination flags per `--host` (yargs gives a list once the flag may repeat). */
+export function perHost<T extends DestinationArgs>(args: T): T[] {
+  const hosts = [args.host as string | string[] | undefined].flat().filter((h): h is string => h !== undefined);
+  return hosts.length <= 1 ? [{ ...args, host: hosts[0] }] : hosts.map((host) => ({ ...args, host }));
+}
+
 /** Builds the destination store from the flags: a local dir, an SSH host, a command (--rsh), a PVC's node dir (--pvc) or a pod (--pod). */
 export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<RemoteStore> {
   if (args.host === '' || args.rsh === '') throw usageError(`--${args.host === '' ? 'host' : 'rsh'} needs a value`);

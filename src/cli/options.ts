@@ -20,7 +20,8 @@ export function destinationOptions<T>(yargs: Argv<T>) {
     .option('mkdir', { type: 'boolean', default: false, describe: 'Create --remote-path if it does not exist' })
     .option('host', {
       type: 'string',
-      describe: 'SSH destination: an alias from ~/.ssh/config, [user@]host[:port], [v6addr]:port',
+      array: true,
+      describe: 'SSH destination: an alias from ~/.ssh/config, [user@]host[:port], [v6addr]:port; repeat to push to several hosts at once',
     })
     .option('identity', { alias: 'i', type: 'string', array: true, describe: 'SSH private key to use (overrides IdentityFile; may repeat)' })
     .option('port', { alias: 'p', type: 'number', describe: 'SSH port (overrides the config and host:port)' })

@@ -52,6 +52,11 @@ export interface SshdOptions {
   extraSshdConfig?: string;
   /** Appended to home/.ssh/config, after the alias's Host block (which wins for the options it sets). */
   extraClientConfig?: string;
+  /**
+   * Runs sshd through this command, e.g. `unshare --mount ...` so that it sees other directories than
+   * the tests do; the command must end by running its arguments (`exec "$@"`).
+   */
+  launchWith?: readonly string[];
 }
 
 /** Starts a throwaway OpenSSH server on 127.0.0.1 that accepts only a fresh client key, with a temp HOME that knows it. */
@@ -89,7 +94,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
         await writeKnownHosts(files.knownHosts, names, hostKeyLine, options.knownHosts !== 'plain');
       }
       // Another process may take the port between freePort() and sshd's bind: then try another one.
-      if (await launchSshd(candidate, files)) port = candidate;
+      if (await launchSshd(candidate, files, options.launchWith ?? [])) port = candidate;
       else if (attempt === BIND_ATTEMPTS) throw new Error(`sshd could not bind a port in ${BIND_ATTEMPTS} attempts:\n${await readLog(files.log)}`);
     }
 
@@ -174,11 +179,12 @@ async function writeKnownHosts(file: string, names: string[], hostKeyLine: strin
 }
 
 /** Runs sshd and waits until it listens; false when the port was taken meanwhile. */
-async function launchSshd(port: number, files: { sshdConfig: string; pid: string; log: string }): Promise<boolean> {
+async function launchSshd(port: number, files: { sshdConfig: string; pid: string; log: string }, launchWith: readonly string[]): Promise<boolean> {
   await writeFile(files.log, '');
   try {
     // Returns once sshd has daemonized; the daemon binds the port, then writes the PidFile.
-    await execFileAsync(SSHD, ['-f', files.sshdConfig, '-E', files.log]);
+    const [command, ...args] = [...launchWith, SSHD, '-f', files.sshdConfig, '-E', files.log];
+    await execFileAsync(command!, args);
   } catch (error) {
     throw new Error(`sshd failed to start: ${(error as Error).message}\n${await readLog(files.log)}`);
   }

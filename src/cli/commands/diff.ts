@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { upToDate } from '../../transfer/plan.js';
 import { diff } from '../../transfer/push.js';
-import { openDestination } from '../destination.js';
+import { usageError } from '../../errors.js';
+import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
 import { blobJson, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
@@ -23,7 +24,9 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
 };
 
 /** Shared by `diff` and `push --dry-run`. With exitCode, trouble is 2 and "would send" is 1. */
-export async function runDiff(args: DestinationArgs & { models: string[] }, exitCode: boolean): Promise<number> {
+export async function runDiff(given: DestinationArgs & { models: string[] }, exitCode: boolean): Promise<number> {
+  const [args, ...more] = perHost(given);
+  if (more.length > 0 || !args) throw usageError('diff compares with one destination at a time; give one --host');
   const local = openLocalStore(args);
   const models = await readModels(local, args.models);
   const remote = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));

@@ -1,10 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { EXIT, PushError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
-import { createReporter } from '../../progress/reporter.js';
+import { createReporter, type Reporter } from '../../progress/reporter.js';
+import type { LocalModel, LocalStore } from '../../store/local-store.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { push, type PushResult } from '../../transfer/push.js';
-import { openDestination } from '../destination.js';
+import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
 import { blobJson, modelJson } from '../plan-output.js';
@@ -17,12 +18,6 @@ interface PushArgs extends DestinationArgs {
 }
 
 const DEFAULT_JOBS = 4;
-
-function pushSummary(result: PushResult, where: string): string {
-  if (result.bytesSent === 0) return `${result.published.join(', ')} up to date in ${where}`;
-  const rate = formatBytes(result.bytesSent / Math.max(result.seconds, 0.001));
-  return `pushed ${result.published.join(', ')} to ${where}: sent ${formatBytes(result.bytesSent)} in ${formatDuration(result.seconds)} (${rate}/s)`;
-}
 
 export const pushCommand: CommandModule<object, PushArgs> = {
   command: ['push <models..>', '$0 <models..>'],
@@ -37,51 +32,99 @@ export const pushCommand: CommandModule<object, PushArgs> = {
       const rate = args.bwlimit ? parseRate(args.bwlimit) : 0;
       const local = openLocalStore(args);
       const models = await readModels(local, args.models);
-      const reporter = createReporter(args.quiet);
-      const remote = await openDestination(args, reporter.line);
-      let interrupted = false;
-      const stop = () => {
-        interrupted = true;
-        reporter.stop();
-        void remote.transport.close();
-      };
-      process.once('SIGINT', stop).once('SIGTERM', stop);
-      try {
-        const result = await push({
-          local,
-          remote,
-          models,
-          jobs: args.jobs ?? DEFAULT_JOBS,
-          rangeSize: args['range-size'] * MiB,
-          createRemotePath: args.mkdir,
-          retries: args.retries,
-          ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
-          onEvent: reporter.onEvent,
-        });
-        reporter.stop();
-        if (args.json) {
-          const doc = {
-            models: models.map(modelJson),
-            destination: result.modelsDir,
-            blobs: result.plan.blobs.map(blobJson),
-            bytesSent: result.bytesSent,
-            seconds: Number(result.seconds.toFixed(3)),
-          };
-          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-        } else {
-          reporter.line(pushSummary(result, remote.where));
-        }
-      } catch (error) {
-        if (!interrupted) throw error;
-        throw new PushError('interrupted; what was staged on the destination is kept: run the same command again to resume', {
-          side: 'usage',
-          exitCode: EXIT.interrupted,
-          cause: error,
-        });
-      } finally {
-        process.off('SIGINT', stop).off('SIGTERM', stop);
-        reporter.stop();
-        await remote.transport.close();
-      }
+      const destinations = perHost(args);
+      if (destinations.length > 1) return fanOut(destinations, local, models, rate, args);
+      await pushToOne(destinations[0]!, local, models, rate, createReporter(args.quiet));
+      return EXIT.ok;
     }),
 };
+
+/** Several --host: every host at once, each with its own connection, retries and summary; one failing does not stop the others. */
+async function fanOut(destinations: PushArgs[], local: LocalStore, models: LocalModel[], rate: number, args: PushArgs): Promise<number> {
+  const results = await Promise.all(
+    destinations.map(async (destination) => {
+      const prefix = `[${destination.host}] `;
+      const reporter = createReporter(args.quiet, prefixedLines(prefix));
+      try {
+        const result = await pushToOne({ ...destination, json: false, quiet: true }, local, models, rate, reporter);
+        return { host: destination.host!, result };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (args.verbose && error instanceof Error) process.stderr.write(`${prefix}${error.stack}\n`);
+        return { host: destination.host!, error: message, exitCode: error instanceof PushError ? error.exitCode : EXIT.failure };
+      }
+    }),
+  );
+  if (args.json) {
+    const doc = results.map((r) => ('result' in r && r.result ? { host: r.host, ok: true, ...pushJson(r.result, models) } : { host: r.host, ok: false, error: r.error }));
+    process.stdout.write(`${JSON.stringify({ hosts: doc }, null, 2)}\n`);
+  } else if (!args.quiet) {
+    for (const r of results) {
+      process.stderr.write(`${r.host}: ${'result' in r && r.result ? pushSummary(r.result, r.result.modelsDir) : `FAILED: ${r.error}`}\n`);
+    }
+  }
+  const failed = results.filter((r) => !('result' in r && r.result));
+  if (failed.length === 0) return EXIT.ok;
+  return failed.some((r) => 'exitCode' in r && r.exitCode === EXIT.interrupted) ? EXIT.interrupted : EXIT.failure;
+}
+
+async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[], rate: number, reporter: Reporter): Promise<PushResult> {
+  const remote = await openDestination(args, reporter.line);
+  let interrupted = false;
+  const stop = () => {
+    interrupted = true;
+    reporter.stop();
+    void remote.transport.close();
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    const result = await push({
+      local,
+      remote,
+      models,
+      jobs: args.jobs ?? DEFAULT_JOBS,
+      rangeSize: args['range-size'] * MiB,
+      createRemotePath: args.mkdir,
+      retries: args.retries,
+      ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
+      onEvent: reporter.onEvent,
+    });
+    reporter.stop();
+    if (args.json) process.stdout.write(`${JSON.stringify(pushJson(result, models), null, 2)}\n`);
+    else reporter.line(pushSummary(result, remote.where));
+    return result;
+  } catch (error) {
+    if (!interrupted) throw error;
+    throw new PushError('interrupted; what was staged on the destination is kept: run the same command again to resume', {
+      side: 'usage',
+      exitCode: EXIT.interrupted,
+      cause: error,
+    });
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    reporter.stop();
+    await remote.transport.close();
+  }
+}
+
+/** Plain progress lines, each starting with the host, for several hosts writing to one stderr. */
+function prefixedLines(prefix: string): NodeJS.WriteStream {
+  const write = (text: string) => process.stderr.write(text.replace(/^(?=.)/gm, prefix));
+  return { isTTY: false, write } as unknown as NodeJS.WriteStream;
+}
+
+function pushJson(result: PushResult, models: LocalModel[]) {
+  return {
+    models: models.map(modelJson),
+    destination: result.modelsDir,
+    blobs: result.plan.blobs.map(blobJson),
+    bytesSent: result.bytesSent,
+    seconds: Number(result.seconds.toFixed(3)),
+  };
+}
+
+function pushSummary(result: PushResult, where: string): string {
+  if (result.bytesSent === 0) return `${result.published.join(', ')} up to date in ${where}`;
+  const rate = formatBytes(result.bytesSent / Math.max(result.seconds, 0.001));
+  return `pushed ${result.published.join(', ')} to ${where}: sent ${formatBytes(result.bytesSent)} in ${formatDuration(result.seconds)} (${rate}/s)`;
+}

@@ -54,13 +54,6 @@ async function openClient(target: ResolvedSsh, sock: Duplex | undefined, acceptN
   const policy = await hostKeyPolicy(target, acceptNew);
   const auth = await planAuthentication(target);
   const who = `${target.user}@${target.hostName}${target.port === 22 ? '' : `:${target.port}`}`;
-  if (auth.methods.length === 0) {
-    const skipped = auth.skipped.length ? ` (${auth.skipped.join('; ')})` : '';
-    throw new PushError(
-      `no way to log in to ${who}: no ssh-agent (SSH_AUTH_SOCK is unset) and no usable key among ${target.identityFiles.join(', ') || 'the default keys'}${skipped}; pass -i KEY or start ssh-agent`,
-      { side: 'transport' },
-    );
-  }
   const client = new ssh2.Client();
   return new Promise((resolve, reject) => {
     client.once('ready', () => {
@@ -78,7 +71,7 @@ async function openClient(target: ResolvedSsh, sock: Duplex | undefined, acceptN
       username: target.user,
       ...(sock ? { sock } : {}),
       hostVerifier: policy.verify,
-      authHandler: auth.methods,
+      authHandler: auth.methods.length > 0 ? auth.methods : ['none'],
       readyTimeout: target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepaliveInterval: target.serverAliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
@@ -89,6 +82,13 @@ async function openClient(target: ResolvedSsh, sock: Duplex | undefined, acceptN
 
 function connectError(error: Error & { level?: string; code?: string }, who: string, target: ResolvedSsh, tried: string[], skipped: string[]): PushError {
   const side = 'transport' as const;
+  if (error.level === 'client-authentication' && tried.length === 0) {
+    const why = skipped.length ? ` (${skipped.join('; ')})` : '';
+    return new PushError(
+      `no way to log in to ${who}: no ssh-agent (SSH_AUTH_SOCK is unset) and no usable key among ${target.identityFiles.join(', ') || 'the default keys'}${why}; pass -i KEY or start ssh-agent`,
+      { side, cause: error },
+    );
+  }
   if (error.level === 'client-authentication') {
     const also = skipped.length ? `; skipped ${skipped.join('; ')}` : '';
     return new PushError(`authentication failed for ${who}: tried ${tried.join(', ')}${also}; check the user (-l) and key (-i), or add the key to the host's authorized_keys`, { side, cause: error });
