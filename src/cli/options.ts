@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { usageError } from '../errors.js';
 
 export const MiB = 1024 * 1024;
 
@@ -72,4 +73,96 @@ export interface DestinationArgs extends LocalArgs {
   bwlimit?: string | undefined;
   json: boolean;
   quiet: boolean;
+}
+
+/** Every flag can also come from the environment: `--remote-path` from `OLLAMA_PUSH_REMOTE_PATH` (a flag on the command line wins). */
+export const ENV_PREFIX = 'OLLAMA_PUSH';
+
+/** `OLLAMA_PUSH_REMOTE_PATH` -> `remote-path`; undefined for a variable without the prefix. */
+export function envFlagName(variable: string): string | undefined {
+  if (!variable.startsWith(`${ENV_PREFIX}_`) || variable.length === ENV_PREFIX.length + 1) return undefined;
+  return variable.slice(ENV_PREFIX.length + 1).toLowerCase().replace(/_/g, '-');
+}
+
+/** `remote-path` -> `OLLAMA_PUSH_REMOTE_PATH`. */
+export function envVariableName(flag: string): string {
+  return `${ENV_PREFIX}_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** The flags the commands take, from their yargs builders. */
+export interface FlagSchema {
+  /** Every flag and alias of every command. */
+  readonly all: ReadonlySet<string>;
+  readonly booleans: ReadonlySet<string>;
+}
+
+interface YargsOptions {
+  key: Record<string, unknown>;
+  boolean: string[];
+  alias: Record<string, string[]>;
+}
+
+/** yargs' own view of the options defined so far (not in its type definitions). */
+function definedOptions(yargs: unknown): YargsOptions {
+  return (yargs as { getOptions(): YargsOptions }).getOptions();
+}
+
+export function flagSchema(instances: readonly unknown[]): FlagSchema {
+  const all = new Set<string>();
+  const booleans = new Set<string>();
+  for (const instance of instances) {
+    const options = definedOptions(instance);
+    for (const key of Object.keys(options.key)) all.add(key);
+    for (const [key, aliases] of Object.entries(options.alias)) for (const name of [key, ...aliases]) all.add(name);
+    for (const key of options.boolean) booleans.add(key);
+  }
+  return { all, booleans };
+}
+
+const ENV_TRUE = /^(1|true|yes|on)$/i;
+const ENV_FALSE = /^(0|false|no|off)$/i;
+
+/**
+ * Readies the OLLAMA_PUSH_* variables for yargs' `.env()`, as Makefiles and CI set them: an empty one
+ * counts as unset; a boolean flag takes 1/0, yes/no and on/off besides true/false (yargs alone reads
+ * `1` as false); one that names no flag of any command is a usage error, so a typo is not ignored.
+ */
+export function prepareEnv(env: NodeJS.ProcessEnv, schema: FlagSchema): void {
+  for (const variable of Object.keys(env)) {
+    const flag = envFlagName(variable);
+    if (flag === undefined) continue;
+    const value = env[variable] ?? '';
+    if (value === '') {
+      delete env[variable];
+      continue;
+    }
+    if (!schema.all.has(flag)) {
+      throw usageError(`${variable} is set, but --${flag} is not an ollama-push flag; unset it (run ollama-push --help for the flags)`);
+    }
+    if (schema.booleans.has(flag)) {
+      if (ENV_TRUE.test(value)) env[variable] = 'true';
+      else if (ENV_FALSE.test(value)) env[variable] = 'false';
+      else throw usageError(`${variable}=${JSON.stringify(value)}: expected 1 or 0 (or true/false, yes/no)`);
+    }
+  }
+}
+
+/**
+ * yargs middleware, run before validation: drops options that came from OLLAMA_PUSH_* variables but
+ * that the running command does not take, so `OLLAMA_PUSH_REMOTE_PATH` exported for `push` does not
+ * make `list` fail with an unknown argument. A flag typed on the command line is left to strict mode.
+ */
+export function ignoreForeignEnvOptions(commandLine: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+  return (argv: Record<string, unknown>, yargs: unknown): void => {
+    const options = definedOptions(yargs);
+    const known = new Set(Object.keys(options.key));
+    for (const [key, aliases] of Object.entries(options.alias)) for (const name of [key, ...aliases]) known.add(name);
+    for (const variable of Object.keys(env)) {
+      const flag = envFlagName(variable);
+      if (flag === undefined || known.has(flag)) continue;
+      if (commandLine.some((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`) || arg === `--no-${flag}`)) continue;
+      delete argv[flag];
+      delete argv[flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())];
+    }
+  };
 }

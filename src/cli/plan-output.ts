@@ -3,7 +3,7 @@ import { digestString, shortDigest } from '../store/digest.js';
 import { manifestId, manifestSize } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
 import { formatBytes } from '../progress/format.js';
-import type { BlobPlan, TransferPlan } from '../transfer/plan.js';
+import { type BlobPlan, type ManifestPlan, type TransferPlan, upToDate } from '../transfer/plan.js';
 
 export function modelJson(model: LocalModel) {
   return { name: displayName(model.name), id: manifestId(model.manifest), size: manifestSize(model.manifest) };
@@ -35,9 +35,23 @@ export function formatPlanTable(plan: TransferPlan): string {
   return formatTable(['BLOB', 'TYPE', 'SIZE', 'STATUS'], rows);
 }
 
+const MANIFEST_STATUS: Record<ManifestPlan['status'], string> = {
+  present: 'present',
+  missing: 'missing (would be published)',
+  different: 'different (another version is published; it would be replaced)',
+};
+
+/** One line per requested model: whether the destination has its manifest, byte for byte. */
+export function formatManifestTable(plan: TransferPlan): string {
+  return formatTable(['MODEL', 'MANIFEST'], plan.manifests.map((m) => [m.model, MANIFEST_STATUS[m.status]]));
+}
+
 export function planSummary(plan: TransferPlan, verb: string): string {
   const present = plan.blobs.filter((b) => b.status === 'present').length;
-  return `${verb} ${formatBytes(plan.bytesToSend)} of ${formatBytes(plan.totalBytes)}; ${present} of ${plan.blobs.length} blobs present`;
+  const manifests = plan.manifests.filter((m) => m.status === 'present').length;
+  const counts = `${present} of ${plan.blobs.length} blobs present, ${manifests} of ${plan.manifests.length} manifests`;
+  if (upToDate(plan)) return `up to date: ${counts}`;
+  return `${verb} ${formatBytes(plan.bytesToSend)} of ${formatBytes(plan.totalBytes)}; ${counts}`;
 }
 
 export function formatTable(header: string[], rows: string[][]): string {

@@ -1,104 +1,155 @@
 import cliProgress from 'cli-progress';
 import { shortDigest } from '../store/digest.js';
+import type { Descriptor } from '../store/manifest.js';
 import type { PushEvent } from '../transfer/events.js';
 import { layerType } from '../cli/plan-output.js';
 import { formatBytes, formatDuration } from './format.js';
-import { bytesToSend, Throughput } from './throughput.js';
+import { EventLines } from './event-lines.js';
+import { Throughput } from './throughput.js';
 
-interface BarPayload {
-  label: string;
-  info: string;
+const LABEL_WIDTH = 22;
+const BAR_MIN = 10;
+const BAR_MAX = 40;
+/** Room kept for the text after the bar, so every bar has the same width. */
+const INFO_WIDTH = 40;
+
+type BarPayload = { kind: 'total' } | { kind: 'blob'; label: string; info: string };
+
+interface BlobEntry {
+  readonly descriptor: Descriptor;
+  readonly resumedFrom: number;
+  done: number;
+  bar?: cliProgress.SingleBar;
 }
 
-/** Progress bars for a terminal: one overall bar, one per blob in flight. */
+/**
+ * Progress bars for a terminal (cli-progress): one overall bar (bytes, percent, rate, ETA) and one bar
+ * per blob while bytes of it are moving. Messages (skipped blobs, published models, retries) print
+ * above the bars. Nothing is coloured; the only escape codes are cursor movement, line clearing and
+ * hiding the cursor, and this reporter is only used when the stream is a terminal.
+ *
+ * Nothing starts before the first `plan` event, so a run that fails before sending leaves no timer
+ * behind and writes no escape code.
+ */
 export class BarReporter {
-  private readonly bars: cliProgress.MultiBar;
+  private bars: cliProgress.MultiBar | undefined;
   private overall: cliProgress.SingleBar | undefined;
-  private readonly blobBars = new Map<string, { bar: cliProgress.SingleBar; done: number; size: number; label: string }>();
+  private readonly blobs = new Map<string, BlobEntry>();
   private readonly throughput = new Throughput();
-  private readonly timer: NodeJS.Timeout;
+  private readonly messages: EventLines;
+  private total = 0;
+  private stopped = false;
 
-  constructor(stream: NodeJS.WriteStream) {
-    this.bars = new cliProgress.MultiBar(
-      {
-        stream,
-        format: (options, params, payload: BarPayload) => {
-          const width = options.barsize ?? 30;
-          const filled = Math.round(params.progress * width);
-          const bar = (options.barCompleteString ?? '').slice(0, filled) + (options.barIncompleteString ?? '').slice(0, width - filled);
-          return `${payload.label.padEnd(28)} ${bar} ${String(Math.floor(params.progress * 100)).padStart(3)}% ${payload.info}`;
-        },
-        hideCursor: true,
-        clearOnComplete: false,
-        stopOnComplete: false,
-        forceRedraw: true,
-        barsize: 30,
-        fps: 8,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    this.timer = setInterval(() => this.refresh(), 250);
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    this.messages = new EventLines((text) => this.line(text));
   }
 
   onEvent = (event: PushEvent): void => {
+    if (this.stopped) return;
+    this.messages.onEvent(event);
     switch (event.type) {
-      case 'plan': {
-        const total = bytesToSend(event.blobs);
-        const present = event.blobs.filter((b) => b.status === 'present');
-        if (present.length > 0) this.bars.log(`${present.length} of ${event.blobs.length} blobs already present, skipped\n`);
-        this.throughput.start(total);
-        this.overall ??= this.bars.create(Math.max(total, 1), 0, { label: 'total', info: '' });
-        this.overall.setTotal(Math.max(total, 1));
+      case 'plan':
+        this.total = this.messages.bytesToSend;
+        this.throughput.start(this.total);
+        this.start();
+        this.overall!.setTotal(Math.max(this.total, 1));
+        this.overall!.update(0);
         break;
-      }
-      case 'blob-start': {
-        const { descriptor } = event.blob;
-        const resumed = event.resumedFrom > 0 ? ` resumed at ${Math.floor((100 * event.resumedFrom) / descriptor.size)}%` : '';
-        if (this.blobBars.has(descriptor.digest.hex)) break;
-        const label = `${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)}`;
-        const bar = this.bars.create(Math.max(descriptor.size, 1), event.resumedFrom, { label, info: `${formatBytes(descriptor.size)}${resumed}` });
-        this.blobBars.set(descriptor.digest.hex, { bar, done: event.resumedFrom, size: descriptor.size, label });
+      case 'blob-start':
+        if (!this.blobs.has(event.blob.descriptor.digest.hex)) {
+          const { descriptor } = event.blob;
+          this.blobs.set(descriptor.digest.hex, { descriptor, resumedFrom: event.resumedFrom, done: event.resumedFrom });
+        }
         break;
-      }
       case 'bytes': {
         this.throughput.add(event.bytes);
-        const entry = this.blobBars.get(event.hex);
-        if (entry) entry.done += event.bytes;
+        this.overall?.update(Math.max(0, Math.min(this.throughput.done, this.total)));
+        const entry = this.blobs.get(event.hex);
+        if (!entry) break;
+        entry.done += event.bytes;
+        // A blob gets its bar when its bytes start moving: queued blobs are not "active".
+        if (!entry.bar && event.bytes > 0 && this.bars) {
+          entry.bar = this.bars.create(Math.max(entry.descriptor.size, 1), entry.done, blobPayload(entry));
+        }
+        entry.bar?.update(Math.max(0, entry.done));
         break;
       }
       case 'blob-done': {
-        const entry = this.blobBars.get(event.blob.descriptor.digest.hex);
-        if (entry) {
-          entry.bar.update(entry.size, { label: entry.label, info: `${formatBytes(entry.size)} done` });
-          this.bars.remove(entry.bar);
-          this.blobBars.delete(event.blob.descriptor.digest.hex);
-        }
+        const entry = this.blobs.get(event.blob.descriptor.digest.hex);
+        if (entry?.bar) this.bars?.remove(entry.bar);
+        this.blobs.delete(event.blob.descriptor.digest.hex);
         break;
       }
-      case 'model-published':
-        this.bars.log(`${event.unchanged ? 'already published' : 'published'} ${event.model}\n`);
-        break;
-      case 'blob-wait':
-        this.bars.log(`waiting for ${shortDigest(event.blob.descriptor.digest)}: another push (${event.owner}) is writing it\n`);
-        break;
-      case 'retry':
-        this.bars.log(`connection problem (${event.reason}); retry ${event.attempt} in ${formatDuration(event.delayMs / 1000)}\n`);
-        break;
-      case 'warning':
-        this.bars.log(`warning: ${event.message}\n`);
+      default:
         break;
     }
   };
 
-  private refresh(): void {
-    const { done, rate, eta } = this.throughput.snapshot();
-    this.overall?.update(done, { label: 'total', info: `${formatBytes(done)} ${formatBytes(rate)}/s eta ${formatDuration(eta)}` });
-    for (const entry of this.blobBars.values()) entry.bar.update(entry.done);
-  }
+  /** One message line: above the bars while they are drawn, plain afterwards. */
+  line = (text: string): void => {
+    if (this.bars && !this.stopped) this.bars.log(`${text}\n`);
+    else this.stream.write(`${text}\n`);
+  };
 
+  /** Removes the blob bars, leaves the overall bar with its final numbers, restores the cursor. Safe to call twice. */
   stop(): void {
-    clearInterval(this.timer);
-    this.refresh();
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.bars) return;
+    for (const entry of this.blobs.values()) if (entry.bar) this.bars.remove(entry.bar);
+    this.blobs.clear();
+    // cli-progress prints logged lines only on its next redraw: draw once more so none is lost.
+    this.bars.update();
     this.bars.stop();
   }
+
+  private start(): void {
+    if (this.bars) return;
+    this.bars = new cliProgress.MultiBar(
+      {
+        stream: this.stream,
+        format: (options, params, payload: BarPayload) => this.format(options, params, payload),
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        forceRedraw: false,
+        gracefulExit: false,
+        fps: 10,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    this.overall = this.bars.create(Math.max(this.total, 1), 0, { kind: 'total' });
+  }
+
+  private format(options: cliProgress.Options, params: cliProgress.Params & { maxWidth?: number }, payload: BarPayload): string {
+    const percent = `${String(Math.floor(Math.min(1, Math.max(0, params.progress)) * 100)).padStart(3)}%`;
+    let label: string;
+    let info: string;
+    if (payload.kind === 'total') {
+      const { rate, eta } = this.throughput.snapshot();
+      label = 'total';
+      info = `${formatBytes(params.value)}/${formatBytes(this.total)}  ${formatBytes(rate)}/s  eta ${formatDuration(eta)}`;
+    } else {
+      label = payload.label;
+      info = payload.info;
+    }
+    const columns = params.maxWidth && params.maxWidth > 0 ? params.maxWidth : this.stream.columns || 80;
+    const fixed = LABEL_WIDTH + 1 + 1 + percent.length + 2 + INFO_WIDTH;
+    const width = Math.max(BAR_MIN, Math.min(BAR_MAX, columns - fixed - 1));
+    const filled = Math.round(Math.min(1, Math.max(0, params.progress)) * width);
+    const complete = options.barCompleteChar ?? '#';
+    const incomplete = options.barIncompleteChar ?? '-';
+    const bar = complete.repeat(filled) + incomplete.repeat(width - filled);
+    return `${label.slice(0, LABEL_WIDTH).padEnd(LABEL_WIDTH)} ${bar} ${percent}  ${info}`;
+  }
+}
+
+function blobPayload(entry: BlobEntry): BarPayload {
+  const { descriptor, resumedFrom } = entry;
+  const resumed = resumedFrom > 0 ? `, resumed at ${Math.floor((100 * resumedFrom) / Math.max(descriptor.size, 1))}%` : '';
+  return {
+    kind: 'blob',
+    label: `${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)}`,
+    info: `${formatBytes(descriptor.size)}${resumed}`,
+  };
 }

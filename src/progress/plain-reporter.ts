@@ -1,62 +1,72 @@
 import { shortDigest } from '../store/digest.js';
+import type { Descriptor } from '../store/manifest.js';
 import type { PushEvent } from '../transfer/events.js';
 import { layerType } from '../cli/plan-output.js';
+import { EventLines } from './event-lines.js';
 import { formatBytes, formatDuration } from './format.js';
-import { bytesToSend, Throughput } from './throughput.js';
+import { Throughput } from './throughput.js';
 
-const OVERALL_EVERY_MS = 5000;
+/** How often the overall line is printed while bytes move. */
+export const OVERALL_EVERY_MS = 5000;
 
-/** One line per blob started and finished, and an overall line now and then: for CI logs and Makefiles. */
+/**
+ * Plain lines for logs, CI and Makefiles: no escape codes, no carriage returns. One line when a blob's
+ * bytes start moving, one when it is in place, and an overall line every few seconds.
+ */
 export class PlainReporter {
   private readonly throughput = new Throughput();
-  private total = 0;
+  private readonly messages: EventLines;
+  private readonly started = new Map<string, { descriptor: Descriptor; resumedFrom: number; announced: boolean }>();
   private lastOverall = 0;
 
-  constructor(private readonly write: (line: string) => void) {}
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly overallEveryMs = OVERALL_EVERY_MS,
+  ) {
+    this.messages = new EventLines(write);
+  }
 
   onEvent = (event: PushEvent): void => {
+    this.messages.onEvent(event);
     switch (event.type) {
-      case 'plan': {
-        const present = event.blobs.filter((b) => b.status === 'present');
-        this.total = bytesToSend(event.blobs);
-        this.write(`destination ${event.modelsDir}${event.ollamaHome ? ' (an Ollama home: writing under models/)' : ''}`);
-        if (present.length > 0) this.write(`${present.length} of ${event.blobs.length} blobs already present (${formatBytes(present.reduce((s, b) => s + b.descriptor.size, 0))}), skipped`);
-        this.throughput.start(this.total);
+      case 'plan':
+        this.throughput.start(this.messages.bytesToSend);
+        this.lastOverall = Date.now();
         break;
-      }
-      case 'blob-start': {
-        const { descriptor } = event.blob;
-        const resumed = event.resumedFrom > 0 ? `, resumed at ${Math.floor((100 * event.resumedFrom) / descriptor.size)}%` : '';
-        this.write(`sending ${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)} ${formatBytes(descriptor.size)}${resumed}`);
+      case 'blob-start':
+        if (!this.started.has(event.blob.descriptor.digest.hex)) {
+          this.started.set(event.blob.descriptor.digest.hex, { descriptor: event.blob.descriptor, resumedFrom: event.resumedFrom, announced: false });
+        }
         break;
-      }
-      case 'bytes':
+      case 'bytes': {
         this.throughput.add(event.bytes);
-        if (Date.now() - this.lastOverall >= OVERALL_EVERY_MS) {
+        const entry = this.started.get(event.hex);
+        if (entry && !entry.announced && event.bytes > 0) {
+          entry.announced = true;
+          const { descriptor, resumedFrom } = entry;
+          const resumed = resumedFrom > 0 ? `, resumed at ${Math.floor((100 * resumedFrom) / Math.max(descriptor.size, 1))}%` : '';
+          this.write(`sending ${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)} ${formatBytes(descriptor.size)}${resumed}`);
+        }
+        if (Date.now() - this.lastOverall >= this.overallEveryMs) {
           this.lastOverall = Date.now();
           this.write(this.overallLine());
         }
         break;
-      case 'blob-done':
-        this.write(`done ${shortDigest(event.blob.descriptor.digest)}`);
+      }
+      case 'blob-done': {
+        const { descriptor } = event.blob;
+        this.started.delete(descriptor.digest.hex);
+        this.write(`done ${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)} ${formatBytes(descriptor.size)}`);
         break;
-      case 'blob-wait':
-        this.write(`waiting for ${shortDigest(event.blob.descriptor.digest)}: another push (${event.owner}) is writing it`);
-        break;
-      case 'model-published':
-        this.write(event.unchanged ? `${event.model} was already published` : `published ${event.model}`);
-        break;
-      case 'retry':
-        this.write(`connection problem (${event.reason}); retry ${event.attempt} in ${formatDuration(event.delayMs / 1000)}`);
-        break;
-      case 'warning':
-        this.write(`warning: ${event.message}`);
+      }
+      default:
         break;
     }
   };
 
   private overallLine(): string {
     const { done, rate, eta, percent } = this.throughput.snapshot();
-    return `progress ${percent}% ${formatBytes(done)}/${formatBytes(this.total)} ${formatBytes(rate)}/s eta ${formatDuration(eta)}`;
+    const total = this.messages.bytesToSend;
+    return `progress ${percent}% ${formatBytes(Math.max(0, done))}/${formatBytes(total)} ${formatBytes(rate)}/s eta ${formatDuration(eta)}`;
   }
 }

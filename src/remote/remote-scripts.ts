@@ -76,17 +76,24 @@ ${TAKE_LOCK}take_lock "$h" || exit 0
 echo acquired
 `;
 
-/** args: root hex size start length owner staleMinutes deadOwner; stdin: exactly length bytes, then END_MARK. */
-export const WRITE_RANGE = `${PRELUDE}h=$1; size=$2; start=$3; len=$4; me=$5; stale=$6; dead=$7
-f=$root/blobs/sha256-$h
-[ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ] && { echo published; exit 0; }
-${TAKE_LOCK}take_lock "$h" || exit 0
-d=$st/sha256-$h
-mkdir -p "$d" || exit 1
-err=$(head -c "$len" | dd of="$d/data" bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }
-[ "$(head -c 8)" = OPUSHEND ] || { echo short; exit 0; }
-: > "$d/done.$start-$((start + len))" && touch "$st/sha256-$h.lock" || exit 1
-echo written
+/**
+ * args: root owner staleMinutes. A long-lived writer, one per channel, so a range costs no new command
+ * (no login shell, no round trip to open a channel). Reads requests from stdin: a line
+ * `<hex> <size> <start> <length> [deadOwner]`, then exactly length bytes and END_MARK; answers each with
+ * one line: `written`, `published`, `short` (the data ended early) or `busy <owner>`.
+ */
+export const RANGE_WRITER = `${PRELUDE}me=$1; stale=$2
+${TAKE_LOCK}while read -r h size start len dead; do
+  f=$root/blobs/sha256-$h
+  if [ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ]; then head -c $((len + 8)) > /dev/null; echo published; continue; fi
+  take_lock "$h" || { head -c $((len + 8)) > /dev/null; continue; }
+  d=$st/sha256-$h
+  mkdir -p "$d" || exit 1
+  err=$(head -c "$len" | dd of="$d/data" bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }
+  [ "$(head -c 8)" = OPUSHEND ] || { echo short; exit 0; }
+  : > "$d/done.$start-$((start + len))" && touch "$st/sha256-$h.lock" || exit 1
+  echo written
+done
 `;
 
 export const END_MARK = Buffer.from('OPUSHEND');

@@ -5,7 +5,8 @@ import type { Manifest } from '../store/manifest.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
 import type { RunResult, Transport } from '../transport/transport.js';
-import { COMMIT_BLOB, HASH_STAGED, PROBE, PUBLISH_MANIFEST, TAKE_LOCK_ONLY, WRITE_RANGE } from './remote-scripts.js';
+import { RangeWriter } from './range-writer.js';
+import { COMMIT_BLOB, HASH_STAGED, PROBE, PUBLISH_MANIFEST, RANGE_WRITER, TAKE_LOCK_ONLY } from './remote-scripts.js';
 import { shellCommand } from './shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
@@ -98,17 +99,10 @@ export class RemoteStore {
     throw this.protocolError('lock', out, digest);
   }
 
-  async writeRange(digest: Digest, size: number, range: ByteRange, data: Readable, lock: LockIdentity): Promise<WriteOutcome> {
-    const { stdout } = await this.exec(
-      WRITE_RANGE,
-      [this.modelsDir, digest.hex, String(size), String(range.start), String(range.end - range.start), ...this.lockArgs(lock)],
-      data,
-      digest,
-    );
-    const out = stdout.toString('utf8').trim();
-    if (out === 'written' || out === 'published' || out === 'short') return out;
-    if (out.startsWith('busy')) return { busy: out.slice(5) };
-    throw this.protocolError('write', out, digest);
+  /** A long-lived writer for ranges (see RANGE_WRITER): one per channel, reused for every range it is given. */
+  openRangeWriter(owner: string): RangeWriter {
+    const args = [this.modelsDir, owner, String(this.options.staleLockMinutes ?? 2)];
+    return new RangeWriter((stdin, onStdout) => this.exec(RANGE_WRITER, args, stdin, undefined, onStdout));
   }
 
   async commitBlob(digest: Digest, size: number, lock: LockIdentity): Promise<CommitOutcome> {
@@ -155,9 +149,9 @@ export class RemoteStore {
     return [lock.owner, String(this.options.staleLockMinutes ?? 2), lock.deadOwner ?? ''];
   }
 
-  private async exec(script: string, args: string[], stdin?: Readable | Buffer, digest?: Digest): Promise<RunResult> {
+  private async exec(script: string, args: string[], stdin?: Readable | Buffer, digest?: Digest, onStdout?: (chunk: Buffer) => void): Promise<RunResult> {
     const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', script, 'ollama-push', ...args];
-    const result = await this.transport.run(shellCommand(words), stdin === undefined ? {} : { stdin });
+    const result = await this.transport.run(shellCommand(words), { ...(stdin === undefined ? {} : { stdin }), ...(onStdout ? { onStdout } : {}) });
     if (result.code !== 0) throw this.commandError(result, digest);
     return result;
   }

@@ -13,6 +13,8 @@ import { type BlobPlan, planBlob, planTransfer, type TransferPlan } from './plan
 import { END_MARK } from '../remote/remote-scripts.js';
 import { formatBytes } from '../progress/format.js';
 import { withRetries } from './retry.js';
+import { WriterPool } from './writer-pool.js';
+import type { RangeWriter } from '../remote/range-writer.js';
 import type { BandwidthLimit } from './bandwidth-limit.js';
 import { keepVerifiedStagedRanges } from './staged-check.js';
 
@@ -52,6 +54,8 @@ export interface PushResult {
 
 const BUSY_POLL_MS = 1000;
 const COMMIT_PARALLEL = 2;
+/** Channels kept free of range writers: commits, and a probe while waiting for another run's lock. */
+const RESERVED_CHANNELS = COMMIT_PARALLEL + 1;
 
 /** The digest diff without writing anything. */
 export async function diff(options: TransferOptions): Promise<DiffResult> {
@@ -92,16 +96,18 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
   checkFreeSpace(plan, state.freeBytes, remote.where);
   onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
 
-  const rangeLimit = pLimit(options.jobs);
+  const jobs = Math.max(1, Math.min(options.jobs, remote.transport.maxParallel - RESERVED_CHANNELS));
+  const rangeLimit = pLimit(jobs);
   const commitLimit = pLimit(COMMIT_PARALLEL);
-  const send = (blob: BlobPlan) => sendBlob(blob, { ...options, rangeLimit, commitLimit, countSent: (n) => (sent.bytes += n) });
+  const writers = new WriterPool(remote, lockOwner);
+  const send = (blob: BlobPlan) => sendBlob(blob, { ...options, rangeLimit, commitLimit, writers, countSent: (n) => (sent.bytes += n) });
 
   const outcomes = await Promise.allSettled(
     [...plan.blobs].sort((a, b) => b.descriptor.size - a.descriptor.size).map(async (blob) => {
       if (blob.status !== 'present') await send(blob);
       return blob.descriptor.digest.hex;
     }),
-  );
+  ).finally(() => writers.close());
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
   const delivered = new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])));
 
@@ -129,6 +135,7 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
 interface SendContext extends PushOptions {
   readonly rangeLimit: ReturnType<typeof pLimit>;
   readonly commitLimit: ReturnType<typeof pLimit>;
+  readonly writers: WriterPool;
   /** Counts payload bytes of ranges the destination confirmed written. */
   readonly countSent: (bytes: number) => void;
 }
@@ -146,7 +153,10 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
       blob = await waitForLock(blob, blob.lockOwner, lock, context);
       if (blob.status === 'present') break;
     }
-    const writes = await Promise.all(blob.ranges.map((range) => context.rangeLimit(() => writeRange(blob, range, path, lock, context))));
+    const current = blob;
+    const writes = await Promise.all(
+      current.ranges.map((range) => context.rangeLimit(() => context.writers.use((writer) => writeRange(writer, current, range, path, lock, context)))),
+    );
     if (writes.includes('published')) break;
     const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
     if (busy) {
@@ -184,7 +194,14 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
 }
 
 /** Streams one range; bytes count as sent only once the destination confirms the whole range. */
-async function writeRange(blob: BlobPlan, range: ByteRange, path: string, lock: LockIdentity, context: SendContext): Promise<WriteOutcome> {
+async function writeRange(
+  writer: RangeWriter,
+  blob: BlobPlan,
+  range: ByteRange,
+  path: string,
+  lock: LockIdentity,
+  context: SendContext,
+): Promise<WriteOutcome> {
   const { digest, size } = blob.descriptor;
   let read = 0;
   const data = readBlobRange({
@@ -198,7 +215,7 @@ async function writeRange(blob: BlobPlan, range: ByteRange, path: string, lock: 
       context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
     },
   });
-  const outcome = await context.remote.writeRange(digest, size, range, data, lock).catch((error: unknown) => {
+  const outcome = await writer.write(digest, size, range, data, lock.deadOwner).catch((error: unknown) => {
     context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
     throw error;
   });

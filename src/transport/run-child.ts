@@ -33,7 +33,7 @@ export function closedError(label: string): PushError {
 export function runChild(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<RunResult> {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => stdout.push(b));
+  child.stdout.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
   const onAbort = () => child.kill('SIGTERM');
   options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -11,6 +11,8 @@ export interface RunOptions {
   /** Piped to the command's stdin (with backpressure); stdin is closed at its end, or at once without it. */
   readonly stdin?: Readable | Buffer;
   readonly signal?: AbortSignal;
+  /** Called with stdout as it arrives, for long-lived commands that answer line by line. */
+  readonly onStdout?: (chunk: Buffer) => void;
 }
 
 /**

@@ -5,7 +5,7 @@ import { usageError } from '../../errors.js';
 import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
-import { blobJson, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
+import { blobJson, formatManifestTable, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
 import { runCommand } from '../run-command.js';
 
 export interface DiffArgs extends DestinationArgs {
@@ -37,7 +37,7 @@ export async function runDiff(given: DestinationArgs & { models: string[] }, exi
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     } else if (!args.quiet) {
       const note = remoteExists ? '' : ' (does not exist yet)';
-      process.stdout.write(`destination: ${remote.where}${note}\n${formatPlanTable(plan)}\n${planSummary(plan, 'would send')}\n`);
+      process.stdout.write(`destination: ${remote.where}${note}\n${formatPlanTable(plan)}\n\n${formatManifestTable(plan)}\n${planSummary(plan, 'would send')}\n`);
     }
     return exitCode && !upToDate(plan) ? 1 : 0;
   } finally {

@@ -8,8 +8,8 @@ import type { RunOptions, RunResult, Transport } from '../transport.js';
 import { type ConnectOptions, connectSsh, type SshConnection } from './ssh-connect.js';
 import type { ResolvedSsh } from './ssh-config.js';
 
-/** OpenSSH's sshd allows 10 sessions per connection (MaxSessions); leave room for a probe. */
-const CHANNELS = 8;
+/** OpenSSH's sshd allows 10 sessions per connection (MaxSessions). */
+const CHANNELS = 10;
 
 /**
  * Runs commands over one ssh2 connection, one exec channel each, under `sh` whatever the login shell.
@@ -71,7 +71,7 @@ export class SshTransport implements Transport {
         const stderr: Buffer[] = [];
         let code: number | null = null;
         let inputError: unknown;
-        channel.on('data', (b: Buffer) => stdout.push(b));
+        channel.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
         channel.stderr.on('data', (b: Buffer) => stderr.push(b));
         channel.on('exit', (exitCode: number | null) => (code = typeof exitCode === 'number' ? exitCode : null));
         channel.on('error', () => {});
