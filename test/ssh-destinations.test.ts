@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -152,5 +152,50 @@ Host via-jump
     const result = await push(['--host', sshd.alias, '--sudo', '--chown', `${sshd.user}:${sshd.user}`]);
     expect(result.code, result.stderr).toBe(0);
     expect((await checkOllamaStore(remote)).models).toEqual([TINY]);
+  });
+});
+
+/** A second, unprivileged account, to see permission errors as users do (root bypasses file modes). */
+function canAddTestUser(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    // '*': no password, but not a locked account (sshd refuses locked ones).
+    execFileSync('sh', ['-c', 'id ollama-push-test >/dev/null 2>&1 || useradd --create-home --shell /bin/sh ollama-push-test; usermod -p "*" ollama-push-test'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    process.stderr.write('\n!!! cannot create a test user here: the permission-denied and sudo-password tests are SKIPPED\n\n');
+    return false;
+  }
+}
+
+describe.runIf(sshdAvailable() && canAddTestUser())('an unprivileged login', () => {
+  let sshd: TestSshd;
+  let work: { path: string; remove: () => Promise<void> };
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    work = await tempDir();
+    // sshd reads authorized_keys as the user logging in.
+    execFileSync('chmod', ['755', sshd.dir]);
+    execFileSync('chmod', ['644', join(sshd.dir, 'authorized_keys')]);
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    await work?.remove();
+  });
+
+  it('says permission denied and suggests --sudo; explains a sudo that wants a password', async () => {
+    const local = await copyFixtureStore(work.path);
+    const rootOwned = join(work.path, 'root-owned');
+    await mkdir(rootOwned, { mode: 0o755 });
+    execFileSync('chmod', ['755', work.path]);
+    const as = ['--host', `ollama-push-test@127.0.0.1:${sshd.port}`, '-i', sshd.clientKey];
+    const denied = await runCli(['tiny', '--models-dir', local, '--remote-path', rootOwned, ...as], { env: sshd.env });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/^ollama-push: permission denied on .*root-owned.*use --sudo/m);
+    const sudo = await runCli(['tiny', '--models-dir', local, '--remote-path', rootOwned, '--sudo', ...as], { env: sshd.env });
+    expect(sudo.code).toBe(1);
+    expect(sudo.stderr).toMatch(/sudo on .* wants a password; allow NOPASSWD/);
+    expect(await checkOllamaStore(rootOwned)).toEqual({ models: [], blobs: [], problems: [] });
   });
 });

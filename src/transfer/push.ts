@@ -94,6 +94,11 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
   const state = await keepVerifiedStagedRanges(probed, remote, local);
   const plan = planTransfer(models, state, options.rangeSize);
   checkFreeSpace(plan, state.freeBytes, remote.where);
+  if (!state.hasher && plan.blobs.some((b) => b.status !== 'present')) {
+    throw new PushError(`${remote.transport.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
+      side: 'remote',
+    });
+  }
   onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
 
   const jobs = Math.max(1, Math.min(options.jobs, remote.transport.maxParallel - RESERVED_CHANNELS));
