@@ -117,9 +117,9 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
   const delivered = new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])));
 
   const published: string[] = [];
-  for (const model of models) {
+  for (const [i, model] of models.entries()) {
     if (!manifestBlobs(model.manifest).every((b) => delivered.has(b.digest.hex))) continue;
-    const outcome = await remote.publishManifest(model.name, model.manifest);
+    const outcome = alreadyPublished(plan, i, model) ? 'unchanged' : await remote.publishManifest(model.name, model.manifest);
     if (typeof outcome === 'object') {
       failures.push(
         new PushError(`blob sha256:${outcome.missing} of ${displayName(model.name)} disappeared from ${remote.where} (an Ollama prune?); run again`, {
@@ -246,6 +246,12 @@ async function waitForLock(blob: BlobPlan, owner: string, lock: { owner: string;
   }
   const state = await context.remote.probe([digest], false);
   return planBlob(blob.descriptor, state.blobs.get(digest.hex), blob.models, context.rangeSize);
+}
+
+/** The manifest is there byte for byte and all its blobs were present when probed: no round trip needed. */
+function alreadyPublished(plan: TransferPlan, index: number, model: LocalModel): boolean {
+  const present = new Set(plan.blobs.filter((b) => b.status === 'present').map((b) => b.descriptor.digest.hex));
+  return plan.manifests[index]?.status === 'present' && manifestBlobs(model.manifest).every((b) => present.has(b.digest.hex));
 }
 
 function checkFreeSpace(plan: TransferPlan, freeBytes: number | undefined, where: string): void {
