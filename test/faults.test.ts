@@ -51,9 +51,11 @@ describe('faults on a local destination', () => {
     expect((await checkOllamaStore(remote, { allowUnreferenced: true })).problems).toEqual([]);
     expect((await checkOllamaStore(remote)).models).toEqual([]);
 
+    const toSend = await bytesToSend(args());
+    expect(toSend).toBeLessThanOrEqual(store.largeBlob.size - kept);
     const resumed = await runCli([...args(), '--json', '--range-size', '4']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout).bytesSent).toBe(store.bytes - kept - (await manifestBytes(store)));
+    expect(JSON.parse(resumed.stdout).bytesSent).toBe(toSend);
     expect((await checkOllamaStore(remote)).problems).toEqual([]);
   });
 
@@ -69,7 +71,8 @@ describe('faults on a local destination', () => {
     const result = await runCli([...args(), '--json', '--range-size', '8']);
     expect(result.code, result.stderr).toBe(0);
     // The damaged first range is sent again; the intact second one is kept.
-    expect(JSON.parse(result.stdout).bytesSent).toBe(store.bytes - 8 * MiB - (await manifestBytes(store)));
+    const small = store.bytes - store.largeBlob.size - (await readFile(join(store.modelsDir, 'manifests/registry.ollama.ai/library/bench-0/latest'))).length;
+    expect(JSON.parse(result.stdout).bytesSent).toBe(store.largeBlob.size - 8 * MiB + small);
     expect((await checkOllamaStore(remote)).problems).toEqual([]);
   });
 
@@ -118,11 +121,11 @@ describe('faults on a local destination', () => {
   });
 });
 
-async function manifestBytes(store: SyntheticStore): Promise<number> {
-  const dir = join(store.modelsDir, 'manifests', 'registry.ollama.ai', 'library');
-  let total = 0;
-  for (const model of await readdir(dir)) total += (await stat(join(dir, model, 'latest'))).size;
-  return total;
+/** What `diff` says a push with these arguments would send. */
+async function bytesToSend(pushArgs: string[]): Promise<number> {
+  const diff = await runCli(['diff', ...pushArgs, '--json']);
+  expect(diff.code, diff.stderr).toBe(0);
+  return JSON.parse(diff.stdout).bytesToSend;
 }
 
 /** The full-disk cases need to mount a small tmpfs (root, and a kernel that lets us); said loudly when not. */
@@ -170,7 +173,8 @@ describe.runIf(canMountTmpfs())('a full disk (a tmpfs mounted as the remote path
 
   it('fails clearly when the disk fills anyway, publishes nothing, and resumes once there is room', async () => {
     // Room for the bytes but not for many files: df sees space, and a later file creation fails with ENOSPC.
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m,nr_inodes=9', 'tmpfs', remote]);
+    // Inodes for the dirs, the 4 small blobs, the big blob's lock, staging and a few range markers.
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m,nr_inodes=14', 'tmpfs', remote]);
     const args = [store.models[0]!, '--models-dir', store.modelsDir, '--remote-path', remote, '--range-size', '4', '--jobs', '1'];
     const full = await runCli(args);
     expect(full.code).toBe(1);
@@ -181,9 +185,11 @@ describe.runIf(canMountTmpfs())('a full disk (a tmpfs mounted as the remote path
     expect(kept).toBeGreaterThan(0);
 
     execFileSync('mount', ['-o', 'remount,nr_inodes=1000', remote]);
+    const toSend = await bytesToSend(args);
+    expect(toSend).toBeLessThanOrEqual(store.largeBlob.size - kept);
     const resumed = await runCli([...args, '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout).bytesSent).toBe(store.bytes - kept - (await manifestBytes(store)));
+    expect(JSON.parse(resumed.stdout).bytesSent).toBe(toSend);
     expect((await checkOllamaStore(remote)).problems).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { LocalShellTransport } from '../transport/local-shell.js';
 import { resolveSsh } from '../transport/ssh/ssh-config.js';
 import { SshTransport } from '../transport/ssh/ssh-transport.js';
 import type { Transport } from '../transport/transport.js';
+import { tracingTransport } from '../transport/tracing-transport.js';
 import { findDefaultRemotePath } from '../remote/default-remote-path.js';
 import { resolveKubernetesTarget } from '../k8s/kubernetes-target.js';
 import type { DestinationArgs } from './options.js';
@@ -29,7 +30,8 @@ export async function openDestination(args: DestinationArgs, log: (line: string)
   if (remotePath !== undefined && !remotePath.startsWith('/')) {
     throw usageError(`--remote-path ${JSON.stringify(remotePath)} must be an absolute path`);
   }
-  const transport = k8s?.transport ?? (await openTransport(args));
+  const opened = k8s?.transport ?? (await openTransport(args));
+  const transport = args.verbose ? tracingTransport(opened, (line) => process.stderr.write(`ollama-push: ${line}\n`)) : opened;
   try {
     const path = remotePath ?? (await defaultPath(transport, args, log));
     return new RemoteStore(transport, { path, sudo: args.sudo, ...(args.chown ? { chown: args.chown } : {}) });

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { usageError } from '../errors.js';
 import { reportError } from './run-command.js';
 import { diffCommand } from './commands/diff.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { pushCommand } from './commands/push.js';
 import { ENV_PREFIX, flagSchema, ignoreForeignEnvOptions, prepareEnv } from './options.js';
@@ -28,7 +30,8 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-const COMMANDS = [pushCommand, diffCommand, listCommand];
+/** Every command: registered with yargs, and read for the flags OLLAMA_PUSH_* variables may set. */
+const COMMANDS = [pushCommand, diffCommand, listCommand, exportCommand, importCommand];
 
 export async function main(argv: string[]): Promise<void> {
   try {
@@ -43,10 +46,8 @@ function parser(argv: string[]) {
   return yargs(argv)
     .scriptName('ollama-push')
     .usage('$0 <models..> --remote-path DIR [--host HOST]\n\nCopy Ollama models to the machine that serves them: only the blobs it lacks, in parallel, verified, manifest last.')
-    .env(ENV_PREFIX)
-    .command(pushCommand)
-    .command(diffCommand)
-    .command(listCommand)
+    .env(`${ENV_PREFIX}_`)
+    .command(COMMANDS as unknown as CommandModule[])
     .completion('completion', 'Print a shell completion script (bash/zsh)')
     .option('verbose', { type: 'boolean', default: false, describe: 'Show stack traces and remote commands' })
     .epilogue(EPILOGUE)

@@ -98,8 +98,12 @@ done
 
 export const END_MARK = Buffer.from('OPUSHEND');
 
-/** args: root hex size owner staleMinutes deadOwner hasher chown; verifies the staged blob and renames it into blobs/. */
-export const COMMIT_BLOB = `${PRELUDE}h=$1; size=$2; me=$3; stale=$4; dead=$5; hasher=$6; co=$7
+/**
+ * args: root hex size owner staleMinutes deadOwner hasher chown followed; verifies the staged blob and
+ * renames it into blobs/. `followed` is the sha256 HASH_FOLLOW computed of the same file as it was
+ * written: when it is the digest, the file need not be read again.
+ */
+export const COMMIT_BLOB = `${PRELUDE}h=$1; size=$2; me=$3; stale=$4; dead=$5; hasher=$6; co=$7; followed=$8
 f=$root/blobs/sha256-$h
 [ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ] && { echo published; exit 0; }
 ${TAKE_LOCK}take_lock "$h" || exit 0
@@ -108,10 +112,11 @@ mkdir -p "$d" || exit 1
 [ "$size" = 0 ] && : > "$d/data"
 actual=$(wc -c < "$d/data" 2>/dev/null | tr -d ' ')
 if [ "$actual" != "$size" ]; then rm -rf "$d"; rm -rf "$st/sha256-$h.lock"; echo "mismatch size:\${actual:-0}"; exit 0; fi
-case $hasher in
-  openssl) sum=$(openssl dgst -sha256 -r "$d/data") ;;
-  sha256sum) sum=$(sha256sum "$d/data") ;;
-  shasum) sum=$(shasum -a 256 "$d/data") ;;
+case $followed/$hasher in
+  $h/*) sum=$h ;;
+  */openssl) sum=$(openssl dgst -sha256 -r "$d/data") ;;
+  */sha256sum) sum=$(sha256sum "$d/data") ;;
+  */shasum) sum=$(shasum -a 256 "$d/data") ;;
   *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; exit 1 ;;
 esac || exit 1
 sum=$(printf '%s' "$sum" | cut -c1-64)
@@ -157,5 +162,58 @@ for r in "$@"; do
     *) sum=$(range | shasum -a 256 | cut -c1-64) ;;
   esac
   echo "$r $sum"
+done
+`;
+
+/**
+ * args: root hex hasher start-end...; hashes a blob while it is being staged: each range in order, as
+ * soon as its done marker appears, so the sha256 is ready when the last range lands. Prints the sha256
+ * of what it read; anything else (a range never finished, the staging gone) gives another hash.
+ */
+export const HASH_FOLLOW = `root=$1; h=$2; hasher=$3; shift 3
+d=$root/.ollama-push/sha256-$h
+emit() {
+  for r in "$@"; do
+    start=\${r%-*}; end=\${r#*-}
+    until [ -f "$d/done.$r" ]; do
+      [ -d "$d" ] || return 1
+      sleep 0.05 2>/dev/null || sleep 1
+    done
+    dd if="$d/data" bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start))
+  done
+}
+case $hasher in
+  openssl) emit "$@" | openssl dgst -sha256 -r ;;
+  sha256sum) emit "$@" | sha256sum ;;
+  *) emit "$@" | shasum -a 256 ;;
+esac | cut -c1-64
+`;
+
+/**
+ * args: root hasher chown hex:size...; stdin: those blobs' bytes, one after another. Small blobs
+ * (configs, templates, params) all in one command: each is written to its own temp file, verified and
+ * renamed into blobs/, so no lock is needed. Prints `<hex> published` or `<hex> mismatch <sha256>`.
+ */
+export const SMALL_BLOBS = `umask 022
+root=$1; hasher=$2; co=$3; shift 3
+st=$root/.ollama-push
+mkdir -p "$st" "$root/blobs" || exit 1
+for b in "$@"; do
+  h=\${b%:*}; size=\${b#*:}
+  f=$root/blobs/sha256-$h
+  if [ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ]; then head -c "$size" > /dev/null; echo "$h published"; continue; fi
+  tmp=$st/small.$$.$h
+  head -c "$size" > "$tmp" || { rm -f "$tmp"; exit 1; }
+  case $hasher in
+    openssl) sum=$(openssl dgst -sha256 -r "$tmp") ;;
+    sha256sum) sum=$(sha256sum "$tmp") ;;
+    *) sum=$(shasum -a 256 "$tmp") ;;
+  esac
+  sum=$(printf '%s' "$sum" | cut -c1-64)
+  if [ "$sum" != "$h" ]; then rm -f "$tmp"; echo "$h mismatch $sum"; continue; fi
+  chmod 644 "$tmp" || exit 1
+  [ -z "$co" ] || chown "$co" "$root/blobs" "$tmp" || exit 1
+  mv -f "$tmp" "$f" || { rm -f "$tmp"; exit 1; }
+  echo "$h published"
 done
 `;

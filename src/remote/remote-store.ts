@@ -6,7 +6,7 @@ import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
 import type { RunResult, Transport } from '../transport/transport.js';
 import { RangeWriter } from './range-writer.js';
-import { COMMIT_BLOB, HASH_STAGED, PROBE, PUBLISH_MANIFEST, RANGE_WRITER, TAKE_LOCK_ONLY } from './remote-scripts.js';
+import { COMMIT_BLOB, HASH_FOLLOW, HASH_STAGED, PROBE, PUBLISH_MANIFEST, RANGE_WRITER, SMALL_BLOBS, TAKE_LOCK_ONLY } from './remote-scripts.js';
 import { shellCommand } from './shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
@@ -105,10 +105,42 @@ export class RemoteStore {
     return new RangeWriter((stdin, onStdout) => this.exec(RANGE_WRITER, args, stdin, undefined, onStdout));
   }
 
-  async commitBlob(digest: Digest, size: number, lock: LockIdentity): Promise<CommitOutcome> {
+  /**
+   * Sends small blobs in one command (see SMALL_BLOBS): `data` is their bytes in the order given. Returns
+   * the hashes that failed verification there, by digest.
+   */
+  async sendSmallBlobs(blobs: readonly { digest: Digest; size: number }[], data: Readable): Promise<Map<string, string>> {
+    const args = [this.modelsDir, this.hasher ?? 'none', this.options.chown ?? '', ...blobs.map((b) => `${b.digest.hex}:${b.size}`)];
+    const { stdout } = await this.exec(SMALL_BLOBS, args, data);
+    const mismatches = new Map<string, string>();
+    const answered = new Set<string>();
+    for (const line of stdout.toString('utf8').split('\n')) {
+      const [hex, outcome, sum] = line.trim().split(' ');
+      if (!hex) continue;
+      answered.add(hex);
+      if (outcome === 'mismatch') mismatches.set(hex, sum ?? '');
+    }
+    const missing = blobs.find((b) => !answered.has(b.digest.hex));
+    if (missing) throw this.protocolError('small blobs', stdout.toString('utf8'), missing.digest);
+    return mismatches;
+  }
+
+  /**
+   * Hashes a blob on the destination while its ranges are written (see HASH_FOLLOW); `ranges` must cover
+   * the blob in order. Resolves with the sha256 of what it read; abort it when the blob fails.
+   */
+  async followHash(digest: Digest, ranges: readonly ByteRange[], signal: AbortSignal): Promise<string> {
+    const args = [this.modelsDir, digest.hex, this.hasher ?? 'none', ...ranges.map((r) => `${r.start}-${r.end}`)];
+    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', HASH_FOLLOW, 'ollama-push', ...args];
+    const result = await this.transport.run(shellCommand(words), { signal });
+    return result.code === 0 ? result.stdout.toString('utf8').trim() : '';
+  }
+
+  /** Verifies the staged blob (unless `followed`, the sha256 followHash gave, is already its digest) and publishes it. */
+  async commitBlob(digest: Digest, size: number, lock: LockIdentity, followed = ''): Promise<CommitOutcome> {
     const { stdout } = await this.exec(
       COMMIT_BLOB,
-      [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? ''],
+      [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? '', followed],
       undefined,
       digest,
     );

@@ -11,6 +11,8 @@ export interface BlobPlan {
   readonly status: BlobStatus;
   /** Bytes already staged on the destination by an earlier run. */
   readonly stagedBytes: number;
+  /** Those staged ranges, in order. */
+  readonly staged: readonly ByteRange[];
   /** What still has to cross the wire, in ranges that can be written in parallel. */
   readonly ranges: readonly ByteRange[];
   /** Display names of the requested models that use this blob. */
@@ -72,12 +74,13 @@ export function planTransfer(models: readonly LocalModel[], remote: RemoteState,
 export function planBlob(descriptor: Descriptor, remote: RemoteBlobState | undefined, models: readonly string[], rangeSize: number): BlobPlan {
   const publishedSize = remote?.publishedSize;
   const lockOwner = remote?.lockOwner;
-  if (publishedSize === descriptor.size) return { descriptor, status: 'present', stagedBytes: 0, ranges: [], models, lockOwner };
+  if (publishedSize === descriptor.size) return { descriptor, status: 'present', stagedBytes: 0, staged: [], ranges: [], models, lockOwner };
   const usable = publishedSize === undefined ? (remote?.stagedRanges ?? []) : [];
   const missing = subtractRanges({ start: 0, end: descriptor.size }, usable);
   const stagedBytes = descriptor.size - rangeBytes(missing);
   const status: BlobStatus = publishedSize !== undefined ? 'mismatch' : stagedBytes > 0 ? 'partial' : 'missing';
-  return { descriptor, status, stagedBytes, ranges: missing.flatMap((gap) => splitRange(gap, rangeSize)), models, lockOwner };
+  const staged = [...usable].sort((a, b) => a.start - b.start);
+  return { descriptor, status, stagedBytes, staged, ranges: missing.flatMap((gap) => splitRange(gap, rangeSize)), models, lockOwner };
 }
 
 export function rangeBytes(ranges: readonly ByteRange[]): number {

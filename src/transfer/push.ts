@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { PushError } from '../errors.js';
 import type { ByteRange, LockIdentity, RemoteStore, WriteOutcome } from '../remote/remote-store.js';
@@ -54,8 +55,8 @@ export interface PushResult {
 
 const BUSY_POLL_MS = 1000;
 const COMMIT_PARALLEL = 2;
-/** Channels kept free of range writers: commits, and a probe while waiting for another run's lock. */
-const RESERVED_CHANNELS = COMMIT_PARALLEL + 1;
+/** Channels kept free of range writers: commits, a hash follower, and a probe while waiting for another run's lock. */
+const RESERVED_CHANNELS = COMMIT_PARALLEL + 2;
 
 /** The digest diff without writing anything. */
 export async function diff(options: TransferOptions): Promise<DiffResult> {
@@ -105,11 +106,22 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
   const rangeLimit = pLimit(jobs);
   const commitLimit = pLimit(COMMIT_PARALLEL);
   const writers = new WriterPool(remote, lockOwner);
-  const send = (blob: BlobPlan) => sendBlob(blob, { ...options, rangeLimit, commitLimit, writers, countSent: (n) => (sent.bytes += n) });
+  const followLimit = pLimit(1);
+  const canFollow = state.hasher !== undefined;
+  const send = (blob: BlobPlan) =>
+    sendBlob(blob, { ...options, rangeLimit, commitLimit, writers, followLimit, canFollow, countSent: (n) => (sent.bytes += n) });
 
+  const small = plan.blobs.filter(isSmallBlob);
+  const smallSent = small.length > 0 ? sendSmallBlobs(small, options, (n) => (sent.bytes += n)) : Promise.resolve(new Map<string, unknown>());
+  smallSent.catch(() => undefined);
   const outcomes = await Promise.allSettled(
     [...plan.blobs].sort((a, b) => b.descriptor.size - a.descriptor.size).map(async (blob) => {
-      if (blob.status !== 'present') await send(blob);
+      if (isSmallBlob(blob)) {
+        const failure = (await smallSent).get(blob.descriptor.digest.hex);
+        if (failure) throw failure;
+      } else if (blob.status !== 'present') {
+        await send(blob);
+      }
       return blob.descriptor.digest.hex;
     }),
   ).finally(() => writers.close());
@@ -141,6 +153,9 @@ interface SendContext extends PushOptions {
   readonly rangeLimit: ReturnType<typeof pLimit>;
   readonly commitLimit: ReturnType<typeof pLimit>;
   readonly writers: WriterPool;
+  readonly followLimit: ReturnType<typeof pLimit>;
+  /** Whether the destination can hash (it has openssl, sha256sum or shasum). */
+  readonly canFollow: boolean;
   /** Counts payload bytes of ranges the destination confirmed written. */
   readonly countSent: (bytes: number) => void;
 }
@@ -159,9 +174,15 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
       if (blob.status === 'present') break;
     }
     const current = blob;
+    const follower = followBlob(current, context);
     const writes = await Promise.all(
       current.ranges.map((range) => context.rangeLimit(() => context.writers.use((writer) => writeRange(writer, current, range, path, lock, context)))),
-    );
+    ).catch((error: unknown) => {
+      follower.stop();
+      throw error;
+    });
+    follower.stopUnlessStarted();
+    if (writes.includes('published') || writes.includes('short') || writes.some((w) => typeof w === 'object')) follower.stop();
     if (writes.includes('published')) break;
     const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
     if (busy) {
@@ -176,7 +197,7 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
         digest: digestString(digest),
       });
     }
-    const committed = await context.commitLimit(() => remote.commitBlob(digest, size, lock));
+    const committed = await context.commitLimit(async () => remote.commitBlob(digest, size, lock, await follower.hash()));
     if (committed === 'published') break;
     if ('busy' in committed) {
       blob = await waitForLock(blob, committed.busy, lock, context);
@@ -196,6 +217,83 @@ async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> 
     blob = planBlob(blob.descriptor, undefined, blob.models, context.rangeSize);
   }
   onEvent?.({ type: 'blob-done', blob: initial });
+}
+
+/** Blobs this small (configs, templates, params, licenses) go together in one command, not one each. */
+const SMALL_BLOB_MAX = 1024 * 1024;
+
+function isSmallBlob(blob: BlobPlan): boolean {
+  return blob.status !== 'present' && blob.descriptor.size <= SMALL_BLOB_MAX && blob.stagedBytes === 0;
+}
+
+/** Sends every small blob in one command; returns the error of each blob that failed, by digest. */
+async function sendSmallBlobs(blobs: readonly BlobPlan[], options: PushOptions, countSent: (bytes: number) => void): Promise<Map<string, unknown>> {
+  const { local, remote, onEvent } = options;
+  for (const blob of blobs) onEvent?.({ type: 'blob-start', blob, resumedFrom: 0 });
+  async function* concatenated() {
+    for (const blob of blobs) {
+      const { descriptor } = blob;
+      const range = { start: 0, end: descriptor.size };
+      const onBytes = (n: number) => onEvent?.({ type: 'bytes', hex: descriptor.digest.hex, bytes: n });
+      yield* readBlobRange({ path: local.blobPath(descriptor.digest), blob: descriptor, range, onBytes, trailer: Buffer.alloc(0) });
+    }
+  }
+  const mismatches = await remote.sendSmallBlobs(
+    blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size })),
+    Readable.from(concatenated()),
+  );
+  const failures = new Map<string, unknown>();
+  for (const blob of blobs) {
+    const { descriptor } = blob;
+    const mismatch = mismatches.get(descriptor.digest.hex);
+    if (mismatch === undefined) {
+      countSent(descriptor.size);
+      onEvent?.({ type: 'blob-done', blob });
+      continue;
+    }
+    const path = local.blobPath(descriptor.digest);
+    failures.set(
+      descriptor.digest.hex,
+      (await hashLocalBlob(path)) === descriptor.digest.hex
+        ? new PushError(`blob ${digestString(descriptor.digest)} was corrupted on the way (the destination read sha256:${mismatch}); run again`, {
+            side: 'transport',
+            retryable: true,
+            digest: digestString(descriptor.digest),
+          })
+        : corruptLocalBlob(descriptor, path),
+    );
+  }
+  return failures;
+}
+
+interface Follower {
+  /** The sha256 the destination computed while the ranges were written ('' when there is none). */
+  hash(): Promise<string>;
+  stop(): void;
+  /** Stops it if it is still waiting for a channel: starting after the writes would not save time. */
+  stopUnlessStarted(): void;
+}
+
+/**
+ * For a blob sent in several ranges, the destination hashes each range as it lands, so verifying the
+ * blob does not read it all again after the last byte. One at a time: it holds a channel.
+ */
+function followBlob(blob: BlobPlan, context: SendContext): Follower {
+  const none: Follower = { hash: async () => '', stop: () => {}, stopUnlessStarted: () => {} };
+  if (blob.ranges.length < 2 || !context.canFollow) return none;
+  const controller = new AbortController();
+  let started = false;
+  const all = [...blob.staged, ...blob.ranges].sort((a, b) => a.start - b.start);
+  const result = context.followLimit(() => {
+    if (controller.signal.aborted) return Promise.resolve('');
+    started = true;
+    return context.remote.followHash(blob.descriptor.digest, all, controller.signal).catch(() => '');
+  });
+  return {
+    hash: () => result,
+    stop: () => controller.abort(),
+    stopUnlessStarted: () => started || controller.abort(),
+  };
 }
 
 /** Streams one range; bytes count as sent only once the destination confirms the whole range. */

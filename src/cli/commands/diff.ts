@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { upToDate } from '../../transfer/plan.js';
 import { diff } from '../../transfer/push.js';
-import { usageError } from '../../errors.js';
+import { EXIT, PushError, usageError } from '../../errors.js';
 import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
@@ -20,8 +20,26 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     destinationOptions(yargs)
       .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b' })
       .option('exit-code', { type: 'boolean', default: false, describe: 'Exit 1 when something would be sent, 0 when up to date (like diff(1))' }) as never,
-  handler: (args) => runCommand(args.verbose, () => runDiff(args, args['exit-code'])),
+  handler: (args) =>
+    runCommand(args.verbose, () =>
+      runDiff(args, args['exit-code']).catch((error: unknown) => {
+        throw args['exit-code'] ? asTrouble(error) : error;
+      }),
+    ),
 };
+
+/** With --exit-code, 1 means "would send" (as with diff(1)): a failure must exit 2 instead. */
+function asTrouble(error: unknown): unknown {
+  const failed = !(error instanceof PushError) || error.exitCode === EXIT.failure;
+  if (!failed) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new PushError(message, {
+    side: error instanceof PushError ? error.side : 'local',
+    ...(error instanceof PushError && error.digest ? { digest: error.digest } : {}),
+    exitCode: EXIT.usage,
+    cause: error,
+  });
+}
 
 /** Shared by `diff` and `push --dry-run`. With exitCode, trouble is 2 and "would send" is 1. */
 export async function runDiff(given: DestinationArgs & { models: string[] }, exitCode: boolean): Promise<number> {

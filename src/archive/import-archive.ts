@@ -1,0 +1,440 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { extract as tarExtract, type Extract } from 'tar-stream';
+import { EXIT, PushError } from '../errors.js';
+import { formatBytes } from '../progress/format.js';
+import { END_MARK } from '../remote/remote-scripts.js';
+import type { RemoteStore, WriteOutcome } from '../remote/remote-store.js';
+import { type Digest, digestString } from '../store/digest.js';
+import { type Descriptor, type Manifest, manifestBlobs, manifestId, parseManifest } from '../store/manifest.js';
+import { displayName, type ModelName } from '../store/model-name.js';
+import type { BandwidthLimit } from '../transfer/bandwidth-limit.js';
+import type { PushEventListener } from '../transfer/events.js';
+import { isDeadOwner, lockOwner } from '../transfer/lock-owner.js';
+import { type BlobPlan, planBlob } from '../transfer/plan.js';
+import { withRetries } from '../transfer/retry.js';
+import { WriterPool } from '../transfer/writer-pool.js';
+import { classifyEntry, paddedSize, refusedEntry, TAR_BLOCK } from './archive-entries.js';
+
+export interface ImportOptions {
+  /** Opens the archive from its start: again for each retry (so retries > 0 only for a file, never stdin). */
+  readonly open: () => Readable;
+  /** Names the archive in messages: its path, or "stdin". */
+  readonly label: string;
+  /** The archive's size when known (a file): the total for progress. */
+  readonly archiveSize?: number;
+  readonly remote: RemoteStore;
+  readonly createRemotePath: boolean;
+  /** Reconnect and read the archive again this many times after a dropped connection (published blobs are skipped). */
+  readonly retries: number;
+  readonly bandwidthLimit?: BandwidthLimit;
+  readonly onEvent?: PushEventListener;
+}
+
+export interface ImportedBlob {
+  readonly digest: string;
+  readonly size: number;
+  /** `sent` and verified on the destination, or already `present` there. */
+  readonly status: 'sent' | 'present';
+}
+
+export interface ImportedModel {
+  readonly name: string;
+  readonly id: string;
+  readonly status: 'published' | 'unchanged';
+}
+
+export interface ImportResult {
+  readonly modelsDir: string;
+  readonly blobs: readonly ImportedBlob[];
+  readonly models: readonly ImportedModel[];
+  readonly bytesSent: number;
+  readonly seconds: number;
+}
+
+const BUSY_POLL_MS = 1000;
+/** Refreshes the blob's lock while one long range is written (another run takes a lock idle for minutes). */
+const HEARTBEAT_MS = 30_000;
+/** Ollama manifests are a few KB; anything this big is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads an archive made by `export` (or `tar -c` of a models dir) as a stream and sends it to the
+ * destination with push's rules. Each blob entry is checked against the destination first (the lock
+ * answer says whether it is published), else written as one range into staging while its sha256 is
+ * computed; the range is only marked written (the trailer) once the entry matched its name's digest,
+ * then the destination verifies it again and renames it into blobs/. Manifests are kept in memory and
+ * published at the end, each only if none of its blobs failed and the destination holds all of them.
+ */
+export async function importArchive(options: ImportOptions): Promise<ImportResult> {
+  const started = performance.now();
+  const sent = { bytes: 0 };
+  const result = await withRetries(() => importOnce(options, sent), {
+    retries: options.retries,
+    progress: () => sent.bytes,
+    onRetry: (attempt, delayMs, error) => options.onEvent?.({ type: 'retry', attempt, delayMs, reason: error.message }),
+  });
+  return { ...result, bytesSent: sent.bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+interface ImportContext extends ImportOptions {
+  readonly sent: { bytes: number };
+  readonly lock: { owner: string; deadOwner?: string };
+  readonly blobs: Map<string, ImportedBlob>;
+  /** Blobs of the archive that did not make it (tampered, or failed on the destination), by hex. */
+  readonly failed: Map<string, PushError>;
+  readonly manifests: Map<string, { name: ModelName; manifest: Manifest }>;
+  /** One range writer on the destination, reused from blob to blob (a new one after a failure). */
+  readonly writers: WriterPool;
+  freeBytes: number | undefined;
+  /** Archive bytes reported as progress so far. */
+  progressed: number;
+  /** The first manifest the destination refused for a missing blob. */
+  missing?: { model: string; hex: string; size: number };
+}
+
+async function importOnce(options: ImportOptions, sent: { bytes: number }): Promise<Omit<ImportResult, 'bytesSent' | 'seconds'>> {
+  const { remote, onEvent } = options;
+  const state = await remote.probe([], options.createRemotePath);
+  if (!state.exists) {
+    throw new PushError(`remote path ${remote.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`, { side: 'usage' });
+  }
+  if (!state.hasher) {
+    throw new PushError(`${remote.transport.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
+      side: 'remote',
+    });
+  }
+  onEvent?.({ type: 'plan', blobs: options.archiveSize === undefined ? [] : [archivePlan(options.archiveSize)], modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
+  const context: ImportContext = {
+    ...options,
+    sent,
+    lock: { owner: lockOwner },
+    blobs: new Map(),
+    failed: new Map(),
+    manifests: new Map(),
+    writers: new WriterPool(remote, lockOwner),
+    freeBytes: state.freeBytes,
+    progressed: 0,
+  };
+  const damage = await readArchive(context).finally(() => context.writers.close());
+  const models = await publishModels(context);
+  if (options.archiveSize !== undefined && !damage) progress(context, '', options.archiveSize - context.progressed);
+
+  if (damage) {
+    const published = models.map((m) => m.name);
+    const outcome = published.length > 0 ? `published only the models whose entries were complete (${published.join(', ')})` : 'nothing was published';
+    throw new PushError(`${damage.message}; ${outcome}; import a complete archive again (blobs already sent are kept)`, { side: 'local', cause: damage.cause });
+  }
+  const failures = [...context.failed.values()];
+  const unpublished = [...context.manifests.values()].filter(({ name }) => !models.some((m) => m.name === displayName(name)));
+  if (failures.length > 0 || unpublished.length > 0) {
+    const names = unpublished.map(({ name }) => displayName(name)).join(', ');
+    const first = failures.find((f) => !f.retryable) ?? failures[0];
+    const why = first?.message ?? lastPublishFailure(context);
+    throw new PushError(names ? `${why}; not published: ${names}` : why, {
+      side: first?.side ?? 'remote',
+      ...(first?.digest ? { digest: first.digest } : {}),
+      retryable: false,
+    });
+  }
+  if (context.manifests.size === 0) {
+    throw new PushError(`${options.label} holds no model manifests (manifests/<host>/<namespace>/<model>/<tag>); make archives with ollama-push export`, {
+      side: 'local',
+      exitCode: EXIT.usage,
+    });
+  }
+  return { modelsDir: state.modelsDir, blobs: [...context.blobs.values()], models };
+}
+
+/**
+ * Reads every entry. Returns the damage when the archive is not a whole tar (cut short, a broken header,
+ * no end-of-archive blocks); throws refusals (bad entries) and destination errors.
+ */
+async function readArchive(context: ImportContext): Promise<PushError | undefined> {
+  const input = context.open();
+  const extract = tarExtract();
+  const fed = { bytes: 0 };
+  const feeding = feed(input, extract, fed);
+  feeding.catch(() => {});
+  let entries = 0;
+  let lastEnd = 0;
+  try {
+    for await (const entry of extract as AsyncIterable<TarEntry>) {
+      entries++;
+      const { header } = entry;
+      if (!Number.isSafeInteger(header.size) || header.size < 0) throw refusedEntry(header.name, `of an impossible size (${header.size})`);
+      lastEnd = entry.offset + TAR_BLOCK + paddedSize(header.size);
+      const kind = classifyEntry(header.name, header.type);
+      const reader = entryReader(entry);
+      if (kind.kind === 'blob') await importBlob(kind.digest, header.size, reader, context);
+      else if (kind.kind === 'manifest') await keepManifest(kind.path, kind.name, header.size, reader, context);
+      else await reader.drain();
+    }
+    await feeding;
+  } catch (error) {
+    input.destroy();
+    extract.destroy();
+    if (error instanceof PushError) throw error;
+    const reason = (error as Error)?.message ?? String(error);
+    if (entries === 0 && /invalid tar header/i.test(reason)) {
+      throw new PushError(`${context.label} is not a tar archive (compressed? decompress it first, e.g. zstd -dc or gunzip -c)`, {
+        side: 'local',
+        exitCode: EXIT.usage,
+        cause: error,
+      });
+    }
+    if ((error as NodeJS.ErrnoException)?.code && entries === 0) {
+      throw new PushError(`cannot read ${context.label}: ${reason}`, { side: 'local', exitCode: EXIT.usage, cause: error });
+    }
+    return new PushError(`archive ${context.label} is cut short or damaged (${reason})`, { side: 'local', cause: error });
+  }
+  if (entries === 0 && fed.bytes === 0) {
+    throw new PushError(`${context.label} is empty, not a tar archive`, { side: 'local', exitCode: EXIT.usage });
+  }
+  // tar-stream reads on after the last entry only through zero blocks; a whole archive has at least two.
+  if (fed.bytes - lastEnd < 2 * TAR_BLOCK) {
+    return new PushError(`archive ${context.label} is cut short (it ends without the end-of-archive blocks after ${fed.bytes} bytes)`, { side: 'local' });
+  }
+  return undefined;
+}
+
+/** Writes the archive into the parser with backpressure, counting bytes; stops when the parser is gone. */
+async function feed(input: Readable, extract: Extract, fed: { bytes: number }): Promise<void> {
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      if (extract.destroyed) return;
+      fed.bytes += chunk.length;
+      if (!extract.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            extract.off('drain', done).off('close', done);
+            resolve();
+          };
+          extract.on('drain', done).on('close', done);
+        });
+      }
+    }
+    extract.end(undefined);
+  } catch (error) {
+    extract.destroy(error as Error);
+    throw error;
+  }
+}
+
+async function importBlob(digest: Digest, size: number, reader: EntryReader, context: ImportContext): Promise<void> {
+  const { remote, onEvent } = context;
+  const hex = digest.hex;
+  if (context.blobs.has(hex) || context.failed.has(hex)) {
+    progress(context, hex, await reader.drain());
+    return;
+  }
+  const descriptor: Descriptor = { digest, size, mediaType: 'blob' };
+  const blob = planBlob(descriptor, undefined, [], Number.MAX_SAFE_INTEGER);
+
+  // The lock's answer doubles as the presence check: `published` when the blob is in place with this size.
+  if ((await acquireLock(blob, context)) === 'published') {
+    progress(context, hex, await reader.drain());
+    context.blobs.set(hex, { digest: digestString(digest), size, status: 'present' });
+    return;
+  }
+  if (context.freeBytes !== undefined && size > context.freeBytes) {
+    throw new PushError(`not enough space: blob ${digestString(digest)} needs ${formatBytes(size)} in ${remote.where}, ${formatBytes(context.freeBytes)} free; free some space and run again`, {
+      side: 'remote',
+      digest: digestString(digest),
+    });
+  }
+
+  onEvent?.({ type: 'blob-start', blob, resumedFrom: 0 });
+  const verification: { tampered?: PushError } = {};
+  const data = Readable.from(blobData(digest, size, reader, context, verification), { objectMode: false });
+  const heartbeat = setInterval(() => void remote.takeLock(digest, size, context.lock).catch(() => {}), HEARTBEAT_MS);
+  let outcome: WriteOutcome;
+  try {
+    outcome = await context.writers.use((writer) => writer.write(digest, size, { start: 0, end: size }, data, context.lock.deadOwner));
+  } catch (error) {
+    // The entry was read to its end but is not what its name says: the destination never got the trailer.
+    if (verification.tampered && error === verification.tampered) {
+      context.failed.set(hex, verification.tampered);
+      return;
+    }
+    throw error;
+  } finally {
+    clearInterval(heartbeat);
+  }
+  if (outcome !== 'written') {
+    progress(context, hex, await reader.drain());
+    if (outcome === 'published') {
+      context.blobs.set(hex, { digest: digestString(digest), size, status: 'present' });
+      return;
+    }
+    if (outcome === 'short') {
+      throw new PushError(`the destination received only part of blob ${digestString(digest)}; run again`, { side: 'transport', retryable: true, digest: digestString(digest) });
+    }
+    context.failed.set(hex, takenOver(digest, outcome.busy));
+    return;
+  }
+  const committed = await remote.commitBlob(digest, size, context.lock);
+  if (committed === 'published') {
+    context.sent.bytes += size;
+    if (context.freeBytes !== undefined) context.freeBytes -= size;
+    context.blobs.set(hex, { digest: digestString(digest), size, status: 'sent' });
+    onEvent?.({ type: 'blob-done', blob });
+  } else if ('mismatch' in committed) {
+    context.failed.set(
+      hex,
+      new PushError(`blob ${digestString(digest)} matched its digest in the archive but not on the destination (${committed.mismatch}); check ${remote.where} and import again`, {
+        side: 'remote',
+        digest: digestString(digest),
+      }),
+    );
+  } else {
+    context.failed.set(hex, takenOver(digest, committed.busy));
+  }
+}
+
+/** The blob's lock, or `published`; waits while another live run writes it, as push does. */
+async function acquireLock(blob: BlobPlan, context: ImportContext): Promise<'acquired' | 'published'> {
+  const { digest, size } = blob.descriptor;
+  for (;;) {
+    const outcome = await context.remote.takeLock(digest, size, context.lock);
+    if (outcome === 'published' || outcome === 'acquired') return outcome;
+    if (isDeadOwner(outcome.busy) && context.lock.deadOwner !== outcome.busy) {
+      context.lock.deadOwner = outcome.busy; // a run of this machine that is gone holds nothing: take its lock now
+      continue;
+    }
+    context.onEvent?.({ type: 'blob-wait', blob, owner: outcome.busy });
+    await sleep(BUSY_POLL_MS);
+  }
+}
+
+/**
+ * The entry's bytes, hashed on the way; the trailer that marks the range written follows only when the
+ * size and sha256 match the entry's name. A short entry (a cut archive) fails with the parser's error.
+ */
+async function* blobData(digest: Digest, size: number, reader: EntryReader, context: ImportContext, verification: { tampered?: PushError }) {
+  const hash = createHash('sha256');
+  let read = 0;
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+    hash.update(chunk);
+    read += chunk.length;
+    if (context.bandwidthLimit) await context.bandwidthLimit.take(chunk.length);
+    progress(context, digest.hex, chunk.length);
+    yield chunk;
+  }
+  if (read !== size) throw new Error(`entry blobs/sha256-${digest.hex} ended after ${read} of ${size} bytes`);
+  const actual = hash.digest('hex');
+  if (actual !== digest.hex) {
+    verification.tampered = new PushError(
+      `archive entry blobs/sha256-${digest.hex} does not match its digest (its content hashes to sha256:${actual}): the archive is damaged or was altered`,
+      { side: 'local', digest: digestString(digest) },
+    );
+    throw verification.tampered;
+  }
+  yield END_MARK;
+}
+
+async function keepManifest(path: string, name: ModelName, size: number, reader: EntryReader, context: ImportContext): Promise<void> {
+  if (size > MAX_MANIFEST_BYTES) throw refusedEntry(path, `too large for a manifest (${size} bytes)`);
+  const chunks: Buffer[] = [];
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) chunks.push(chunk);
+  progress(context, '', size);
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(Buffer.concat(chunks), path);
+  } catch (error) {
+    const why = error instanceof Error ? error.message.replace(/^invalid manifest [^:]*: /, '').replace(/; re-pull.*$/, '') : String(error);
+    throw refusedEntry(path, `not a valid manifest (${why})`);
+  }
+  context.manifests.set(path, { name, manifest });
+}
+
+/** Publishes each manifest whose blobs all arrived or were there, none of them failed in this archive. */
+async function publishModels(context: ImportContext): Promise<ImportedModel[]> {
+  const models: ImportedModel[] = [];
+  for (const { name, manifest } of context.manifests.values()) {
+    if (manifestBlobs(manifest).some((b) => context.failed.has(b.digest.hex))) continue;
+    const outcome = await context.remote.publishManifest(name, manifest);
+    if (typeof outcome === 'object') {
+      const size = manifestBlobs(manifest).find((b) => b.digest.hex === outcome.missing)?.size ?? -1;
+      context.missing ??= { model: displayName(name), hex: outcome.missing, size };
+      continue;
+    }
+    models.push({ name: displayName(name), id: manifestId(manifest), status: outcome });
+    context.onEvent?.({ type: 'model-published', model: displayName(name), unchanged: outcome === 'unchanged' });
+  }
+  return models;
+}
+
+function lastPublishFailure(context: ImportContext): string {
+  const missing = context.missing;
+  if (!missing) return 'some models were not published';
+  const inArchive = context.blobs.get(missing.hex);
+  if (inArchive && inArchive.size !== missing.size) {
+    return `blob sha256:${missing.hex} has ${inArchive.size} bytes in the archive, but ${missing.model}'s manifest says ${missing.size}`;
+  }
+  if (inArchive) {
+    return `blob sha256:${missing.hex} of ${missing.model} disappeared from ${context.remote.where} after it was written (an Ollama prune?); import again`;
+  }
+  return `blob sha256:${missing.hex} of ${missing.model} is neither in the archive nor on ${context.remote.where} (or has another size there)`;
+}
+
+function progress(context: ImportContext, hex: string, bytes: number): void {
+  if (bytes === 0) return;
+  context.progressed += bytes;
+  context.onEvent?.({ type: 'bytes', hex, bytes });
+}
+
+function takenOver(digest: Digest, owner: string): PushError {
+  return new PushError(`another run (${owner}) took over writing blob ${digestString(digest)}; import again`, { side: 'remote', digest: digestString(digest) });
+}
+
+/** Progress for a file: one bar for the whole archive (its blobs get their own as they are sent). */
+function archivePlan(size: number): BlobPlan {
+  return { descriptor: { digest: { hex: '' }, size, mediaType: 'application/x-tar' }, status: 'missing', stagedBytes: 0, staged: [], ranges: [{ start: 0, end: size }], models: [], lockOwner: undefined };
+}
+
+interface TarEntry extends AsyncIterable<Buffer> {
+  readonly header: { name: string; size: number; type: string | null };
+  /** Where the entry's own header block starts in the archive. */
+  readonly offset: number;
+}
+
+interface EntryReader {
+  /** The next chunk, or undefined at the entry's end; calls are served in order. */
+  next(): Promise<Buffer | undefined>;
+  /** Reads to the entry's end (the parser moves to the next entry only then); resolves with the bytes it read. */
+  drain(): Promise<number>;
+}
+
+/**
+ * Pulls an entry's chunks without ever destroying it (destroying an entry destroys the whole parser),
+ * so that after a write that stopped early the rest of the entry can still be skipped.
+ */
+function entryReader(entry: TarEntry): EntryReader {
+  const chunks = entry[Symbol.asyncIterator]();
+  let done = false;
+  let queue: Promise<unknown> = Promise.resolve();
+  const pull = async (): Promise<Buffer | undefined> => {
+    if (done) return undefined;
+    const next = await chunks.next();
+    if (next.done) {
+      done = true;
+      return undefined;
+    }
+    return next.value;
+  };
+  const next = () => {
+    const turn = queue.then(pull);
+    queue = turn.catch(() => {});
+    return turn;
+  };
+  return {
+    next,
+    drain: async () => {
+      let bytes = 0;
+      for (let chunk = await next(); chunk; chunk = await next()) bytes += chunk.length;
+      return bytes;
+    },
+  };
+}
