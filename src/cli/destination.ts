@@ -30,7 +30,7 @@ export async function openDestination(args: DestinationArgs, log: (line: string)
   if (remotePath !== undefined && !remotePath.startsWith('/')) {
     throw usageError(`--remote-path ${JSON.stringify(remotePath)} must be an absolute path`);
   }
-  const opened = k8s?.transport ?? (await openTransport(args));
+  const opened = k8s?.transport ?? (await openTransport(args, log));
   const transport = args.verbose ? tracingTransport(opened, (line) => process.stderr.write(`ollama-push: ${line}\n`)) : opened;
   try {
     const path = remotePath ?? (await defaultPath(transport, args, log));
@@ -41,7 +41,7 @@ export async function openDestination(args: DestinationArgs, log: (line: string)
   }
 }
 
-async function openTransport(args: DestinationArgs): Promise<Transport> {
+async function openTransport(args: DestinationArgs, log: (line: string) => void): Promise<Transport> {
   if (args.rsh) return new CommandTransport(args.rsh);
   if (!args.host) return new LocalShellTransport();
   const overrides = {
@@ -53,6 +53,7 @@ async function openTransport(args: DestinationArgs): Promise<Transport> {
   const target = await resolveSsh(args.host, overrides);
   const transport = new SshTransport(target, {
     acceptNewHostKey: args['accept-new-host-key'],
+    log,
     resolveHop: (hop) => resolveSsh(hop, args['ssh-config'] ? { configFile: args['ssh-config'] } : {}),
   });
   await transport.connect();

@@ -1,9 +1,10 @@
 import type { CommandModule } from 'yargs';
-import { EXIT, PushError } from '../../errors.js';
+import { EXIT, PushError, usageError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter, type Reporter } from '../../progress/reporter.js';
 import type { LocalModel, LocalStore } from '../../store/local-store.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
+import { chooseJobs } from '../../transfer/parallelism.js';
 import { push, type PushResult } from '../../transfer/push.js';
 import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
@@ -17,8 +18,6 @@ interface PushArgs extends DestinationArgs {
   'dry-run': boolean;
 }
 
-const DEFAULT_JOBS = 4;
-
 export const pushCommand: CommandModule<object, PushArgs> = {
   command: ['push <models..>', '$0 <models..>'],
   describe: 'Copy models to the destination: only the blobs it lacks, verified, manifest last',
@@ -30,6 +29,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     runCommand(args.verbose, async () => {
       if (args['dry-run']) return runDiff(args, false);
       const rate = args.bwlimit ? parseRate(args.bwlimit) : 0;
+      validateNumbers(args);
       const local = openLocalStore(args);
       const models = await readModels(local, args.models);
       const destinations = perHost(args);
@@ -69,7 +69,10 @@ async function fanOut(destinations: PushArgs[], local: LocalStore, models: Local
 }
 
 async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[], rate: number, reporter: Reporter): Promise<PushResult> {
-  const remote = await openDestination(args, reporter.line);
+  const remote = await openDestination(args, reporter.line).catch((error: unknown) => {
+    reporter.stop();
+    throw error;
+  });
   let interrupted = false;
   const stop = () => {
     interrupted = true;
@@ -82,7 +85,7 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
       local,
       remote,
       models,
-      jobs: args.jobs ?? DEFAULT_JOBS,
+      jobs: chooseJobs(args.jobs, remote.transport.rttMs),
       rangeSize: args['range-size'] * MiB,
       createRemotePath: args.mkdir,
       retries: args.retries,
@@ -105,6 +108,12 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
     reporter.stop();
     await remote.transport.close();
   }
+}
+
+function validateNumbers(args: PushArgs): void {
+  if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw usageError(`--jobs ${args.jobs} is not a whole number of at least 1`);
+  if (!Number.isInteger(args['range-size']) || args['range-size'] < 1) throw usageError(`--range-size ${args['range-size']} is not a whole number of MiB of at least 1`);
+  if (!Number.isInteger(args.retries) || args.retries < 0) throw usageError(`--retries ${args.retries} is not a whole number`);
 }
 
 /** Plain progress lines, each starting with the host, for several hosts writing to one stderr. */

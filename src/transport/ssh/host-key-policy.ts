@@ -28,7 +28,7 @@ export function keyBlobType(blob: Buffer): string {
 }
 
 /** Checks host keys against known_hosts like OpenSSH, appending new ones only for accept-new. */
-export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean): Promise<HostKeyPolicy> {
+export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean, log: (line: string) => void): Promise<HostKeyPolicy> {
   const paths = [...target.userKnownHostsFiles, ...target.globalKnownHostsFiles];
   const files = await readKnownHostsFiles(paths);
   // OpenSSH looks a host up under its HostName (after the alias is resolved), as [name]:port off port 22.
@@ -71,7 +71,7 @@ export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean): Pr
       .then(() => appendFile(file, `${knownHostsLine(target.hostName, target.port, type, key)}\n`, { mode: 0o600 }))
       .then(
         () => {
-          process.stderr.write(`ollama-push: added the host key of ${where} (${type} ${fingerprint}) to ${file}\n`);
+          log(`added the host key of ${where} (${type} ${fingerprint}) to ${file}`);
           done(true);
         },
         (error: unknown) => {

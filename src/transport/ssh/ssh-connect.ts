@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { PushError } from '../../errors.js';
@@ -9,10 +10,14 @@ export interface ConnectOptions {
   readonly acceptNewHostKey: boolean;
   /** Resolves a ProxyJump hop through the SSH config, as OpenSSH does for each hop. */
   readonly resolveHop: (destination: string) => Promise<ResolvedSsh>;
+  /** For what the user should know, such as a host key recorded (silent with --quiet). */
+  readonly log: (line: string) => void;
 }
 
 export interface SshConnection {
   readonly client: ssh2.Client;
+  /** Round-trip time to the target, measured while connecting (TCP connect, plus each jump's forward). */
+  readonly rttMs: number;
   /** Ends the connection and every jump host's. */
   end(): void;
 }
@@ -25,20 +30,44 @@ export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): 
   const clients: ssh2.Client[] = [];
   const end = () => clients.reverse().forEach((c) => c.end());
   try {
-    let sock: Duplex | undefined;
+    const first = hops[0] ?? target;
+    let started = performance.now();
+    let sock: Duplex = await tcpConnect(first).catch((error: Error & { code?: string }) => {
+      throw connectError(error, `${first.user}@${first.hostName}`, first, [], []);
+    });
+    let rttMs = performance.now() - started;
     for (const [i, hop] of hops.entries()) {
-      const client = await openClient(hop, sock, options.acceptNewHostKey);
+      const client = await openClient(hop, sock, options);
       clients.push(client);
       const next = hops[i + 1] ?? target;
+      started = performance.now();
       sock = await forwardOut(client, next, hop);
+      rttMs += performance.now() - started;
     }
-    const client = await openClient(target, sock, options.acceptNewHostKey);
+    const client = await openClient(target, sock, options);
     clients.push(client);
-    return { client, end };
+    return { client, end, rttMs };
   } catch (error) {
     end();
     throw error;
   }
+}
+
+function tcpConnect(target: ResolvedSsh): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: target.hostName, port: target.port });
+    const timeoutMs = target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
 }
 
 function forwardOut(client: ssh2.Client, next: ResolvedSsh, hop: ResolvedSsh): Promise<Duplex> {
@@ -50,8 +79,8 @@ function forwardOut(client: ssh2.Client, next: ResolvedSsh, hop: ResolvedSsh): P
   });
 }
 
-async function openClient(target: ResolvedSsh, sock: Duplex | undefined, acceptNew: boolean): Promise<ssh2.Client> {
-  const policy = await hostKeyPolicy(target, acceptNew);
+async function openClient(target: ResolvedSsh, sock: Duplex, options: ConnectOptions): Promise<ssh2.Client> {
+  const policy = await hostKeyPolicy(target, options.acceptNewHostKey, options.log);
   const auth = await planAuthentication(target);
   const who = `${target.user}@${target.hostName}${target.port === 22 ? '' : `:${target.port}`}`;
   const client = new ssh2.Client();
@@ -69,7 +98,7 @@ async function openClient(target: ResolvedSsh, sock: Duplex | undefined, acceptN
       host: target.hostName,
       port: target.port,
       username: target.user,
-      ...(sock ? { sock } : {}),
+      sock,
       hostVerifier: policy.verify,
       authHandler: auth.methods.length > 0 ? auth.methods : ['none'],
       readyTimeout: target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,

@@ -21,6 +21,7 @@ export class SshTransport implements Transport {
   private connection: Promise<SshConnection> | undefined;
   private readonly channels = pLimit(CHANNELS);
   private closed = false;
+  rttMs: number | undefined;
 
   constructor(
     private readonly target: ResolvedSsh,
@@ -31,7 +32,7 @@ export class SshTransport implements Transport {
 
   /** Connects now (so connection errors come first, before any work); later runs reuse it. */
   async connect(): Promise<void> {
-    await this.connected();
+    this.rttMs = (await this.connected()).rttMs;
   }
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
