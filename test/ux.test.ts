@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticStore, type SyntheticStore } from '../bench/synthetic-store.js';
-import { CLI, copyFixtureStore, FIXTURE_MODELS, REPO, runCli, startCli, tempDir, type CliResult } from './harness/cli.js';
+import { CLI, collectOutput, copyFixtureStore, FIXTURE_MODELS, REPO, runCli, startCli, tempDir, type CliResult } from './harness/cli.js';
 import { checkOllamaStore } from './harness/ollama-store-checker.js';
 import { waitFor } from './harness/wait.js';
 
@@ -28,19 +28,13 @@ const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 /** Runs the CLI on a pseudo-terminal with script(1): stdout and stderr both arrive as the terminal's output. */
 function runInPty(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const command = `stty cols 120 2>/dev/null; exec ${[process.execPath, CLI, ...args].map(quote).join(' ')}`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: cleanEnv({ TERM: 'xterm-256color', ...extra }),
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    env: cleanEnv({ TERM: 'xterm-256color', ...extra }),
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.end();
+  return collectOutput(child).then(({ code, stdout, stderr }) => ({ code, stdout, stderr }));
 }
 
 /**

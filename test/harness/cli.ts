@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,22 +20,11 @@ export interface CliOptions {
   readonly cwd?: string;
 }
 
-/** Runs the real CLI binary. */
+/** Runs the real CLI binary to its end. */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...(options.env ?? process.env), NO_UPDATE_NOTIFIER: '1' },
-      cwd: options.cwd ?? REPO,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
+  const { child, done } = startCli(args, options);
+  child.stdin.end(options.input ?? '');
+  return done.then(({ code, stdout, stderr }) => ({ code, stdout, stderr }));
 }
 
 /** A temporary dir, removed by the returned function. */
@@ -56,14 +45,19 @@ export function startCli(args: readonly string[], options: CliOptions = {}) {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...(options.env ?? process.env), NO_UPDATE_NOTIFIER: '1' },
     cwd: options.cwd ?? REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  return { child, done: collectOutput(child) };
+}
+
+/** Everything a child process prints, and how it ended. */
+export function collectOutput(child: ChildProcessWithoutNullStreams): Promise<CliResult & { signal: NodeJS.Signals | null }> {
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, done };
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
 }

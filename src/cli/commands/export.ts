@@ -1,10 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { exportArchive, exportArchiveToFile, type ExportResult, streamWriter } from '../../archive/export-archive.js';
-import { EXIT, PushError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter } from '../../progress/reporter.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type LocalArgs, localOptions } from '../options.js';
+import { interruptible } from '../interruptible.js';
 import { runCommand } from '../run-command.js';
 
 interface ExportArgs extends LocalArgs {
@@ -32,22 +33,15 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       const models = await readModels(local, args.models);
       const reporter = createReporter(args.quiet);
       const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop).once('SIGTERM', stop);
+      const interrupted = `interrupted; ${toStdout ? 'the archive on stdout is incomplete' : `no ${args.output} was written`}`;
       try {
-        const options = { local, models, label: toStdout ? 'stdout' : args.output, onEvent: reporter.onEvent, signal: controller.signal };
-        const result = toStdout ? await exportArchive({ ...options, write: streamWriter(process.stdout) }) : await exportArchiveToFile(args.output, options);
-        reporter.stop();
-        reporter.line(exportSummary(result, options.label));
-      } catch (error) {
-        if (!controller.signal.aborted) throw error;
-        throw new PushError(`interrupted; ${toStdout ? 'the archive on stdout is incomplete' : `no ${args.output} was written`}`, {
-          side: 'usage',
-          exitCode: EXIT.interrupted,
-          cause: error,
+        await interruptible(() => controller.abort(), interrupted, async () => {
+          const options = { local, models, label: toStdout ? 'stdout' : args.output, onEvent: reporter.onEvent, signal: controller.signal };
+          const result = toStdout ? await exportArchive({ ...options, write: streamWriter(process.stdout) }) : await exportArchiveToFile(args.output, options);
+          reporter.stop();
+          reporter.line(exportSummary(result, options.label));
         });
       } finally {
-        process.off('SIGINT', stop).off('SIGTERM', stop);
         reporter.stop();
       }
     }),

@@ -2,12 +2,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { importArchive, type ImportResult } from '../../archive/import-archive.js';
-import { EXIT, PushError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter } from '../../progress/reporter.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { openDestination, perHost } from '../destination.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
+import { interruptible } from '../interruptible.js';
 import { runCommand } from '../run-command.js';
 
 interface ImportArgs extends DestinationArgs {
@@ -34,37 +35,29 @@ export const importCommand: CommandModule<object, ImportArgs> = {
       const label = fromStdin ? 'stdin' : args.archive;
       const reporter = createReporter(args.quiet, fromStdin ? withoutOverallLines(process.stderr) : process.stderr);
       const remote = await openDestination(destination, reporter.line);
-      let interrupted = false;
       const stop = () => {
-        interrupted = true;
         reporter.stop();
         void remote.transport.close();
       };
-      process.once('SIGINT', stop).once('SIGTERM', stop);
+      const interrupted = 'interrupted; blobs already published on the destination are kept: run the same command again to resume';
       try {
-        const result = await importArchive({
-          open: () => (fromStdin ? process.stdin : createReadStream(args.archive, { highWaterMark: MiB })),
-          label,
-          ...(archiveSize === undefined ? {} : { archiveSize }),
-          remote,
-          createRemotePath: args.mkdir,
-          // stdin cannot be read again: a dropped connection ends the import (run it again to resume).
-          retries: fromStdin ? 0 : args.retries,
-          ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
-          onEvent: reporter.onEvent,
-        });
-        reporter.stop();
-        if (args.json) process.stdout.write(`${JSON.stringify(importJson(result, label), null, 2)}\n`);
-        else reporter.line(importSummary(result, remote.where));
-      } catch (error) {
-        if (!interrupted) throw error;
-        throw new PushError('interrupted; blobs already published on the destination are kept: run the same command again to resume', {
-          side: 'usage',
-          exitCode: EXIT.interrupted,
-          cause: error,
+        await interruptible(stop, interrupted, async () => {
+          const result = await importArchive({
+            open: () => (fromStdin ? process.stdin : createReadStream(args.archive, { highWaterMark: MiB })),
+            label,
+            ...(archiveSize === undefined ? {} : { archiveSize }),
+            remote,
+            createRemotePath: args.mkdir,
+            // stdin cannot be read again: a dropped connection ends the import (run it again to resume).
+            retries: fromStdin ? 0 : args.retries,
+            ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
+            onEvent: reporter.onEvent,
+          });
+          reporter.stop();
+          if (args.json) process.stdout.write(`${JSON.stringify(importJson(result, label), null, 2)}\n`);
+          else reporter.line(importSummary(result, remote.where));
         });
       } finally {
-        process.off('SIGINT', stop).off('SIGTERM', stop);
         reporter.stop();
         await remote.transport.close();
         if (fromStdin) process.stdin.destroy();

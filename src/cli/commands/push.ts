@@ -10,6 +10,7 @@ import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
 import { blobJson, modelJson } from '../plan-output.js';
+import { interruptible } from '../interruptible.js';
 import { runCommand } from '../run-command.js';
 import { runDiff } from './diff.js';
 
@@ -73,38 +74,29 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
     reporter.stop();
     throw error;
   });
-  let interrupted = false;
   const stop = () => {
-    interrupted = true;
     reporter.stop();
     void remote.transport.close();
   };
-  process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
-    const result = await push({
-      local,
-      remote,
-      models,
-      jobs: chooseJobs(args.jobs, remote.transport.rttMs),
-      rangeSize: args['range-size'] * MiB,
-      createRemotePath: args.mkdir,
-      retries: args.retries,
-      ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
-      onEvent: reporter.onEvent,
-    });
-    reporter.stop();
-    if (args.json) process.stdout.write(`${JSON.stringify(pushJson(result, models), null, 2)}\n`);
-    else reporter.line(pushSummary(result, remote.where));
-    return result;
-  } catch (error) {
-    if (!interrupted) throw error;
-    throw new PushError('interrupted; what was staged on the destination is kept: run the same command again to resume', {
-      side: 'usage',
-      exitCode: EXIT.interrupted,
-      cause: error,
+    return await interruptible(stop, 'interrupted; what was staged on the destination is kept: run the same command again to resume', async () => {
+      const result = await push({
+        local,
+        remote,
+        models,
+        jobs: chooseJobs(args.jobs, remote.transport.rttMs),
+        rangeSize: args['range-size'] * MiB,
+        createRemotePath: args.mkdir,
+        retries: args.retries,
+        ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
+        onEvent: reporter.onEvent,
+      });
+      reporter.stop();
+      if (args.json) process.stdout.write(`${JSON.stringify(pushJson(result, models), null, 2)}\n`);
+      else reporter.line(pushSummary(result, remote.where));
+      return result;
     });
   } finally {
-    process.off('SIGINT', stop).off('SIGTERM', stop);
     reporter.stop();
     await remote.transport.close();
   }
