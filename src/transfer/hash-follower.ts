@@ -1,0 +1,41 @@
+import type pLimit from 'p-limit';
+import type { RemoteStore } from '../remote/remote-store.js';
+import type { BlobPlan } from './plan.js';
+
+export interface FollowContext {
+  readonly remote: RemoteStore;
+  readonly followLimit: ReturnType<typeof pLimit>;
+  /** Whether the destination can hash (it has openssl, sha256sum or shasum). */
+  readonly canFollow: boolean;
+}
+
+export interface Follower {
+  /** The sha256 the destination computed while the ranges were written ('' when there is none). */
+  hash(): Promise<string>;
+  stop(): void;
+  /** Stops it if it is still waiting for a channel: starting after the writes would not save time. */
+  stopUnlessStarted(): void;
+}
+
+/**
+ * For a blob sent in several ranges, the destination hashes each range as it lands, so verifying the
+ * blob does not read it all again after the last byte. One at a time: it holds a channel.
+ */
+export function followBlob(blob: BlobPlan, context: FollowContext): Follower {
+  const none: Follower = { hash: async () => '', stop: () => {}, stopUnlessStarted: () => {} };
+  if (blob.ranges.length < 2 || !context.canFollow) return none;
+  const controller = new AbortController();
+  let started = false;
+  const all = [...blob.staged, ...blob.ranges].sort((a, b) => a.start - b.start);
+  const result = context.followLimit(() => {
+    if (controller.signal.aborted) return Promise.resolve('');
+    started = true;
+    return context.remote.followHash(blob.descriptor.digest, all, controller.signal).catch(() => '');
+  });
+  return {
+    hash: () => result,
+    stop: () => controller.abort(),
+    stopUnlessStarted: () => started || controller.abort(),
+  };
+}
+

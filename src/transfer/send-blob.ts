@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pLimit from 'p-limit';
+import { PushError } from '../errors.js';
+import type { RangeWriter } from '../remote/range-writer.js';
+import { END_MARK } from '../remote/remote-scripts.js';
+import type { ByteRange, LockIdentity, WriteOutcome } from '../remote/remote-store.js';
+import { digestString } from '../store/digest.js';
+import { type FollowContext, followBlob } from './hash-follower.js';
+import { corruptLocalBlob, hashLocalBlob, readBlobRange } from './local-blob-reader.js';
+import { isDeadOwner, lockOwner } from './lock-owner.js';
+import { type BlobPlan, planBlob } from './plan.js';
+import type { PushOptions } from './push.js';
+import type { WriterPool } from './writer-pool.js';
+
+const BUSY_POLL_MS = 1000;
+
+export interface SendContext extends PushOptions, FollowContext {
+  readonly rangeLimit: ReturnType<typeof pLimit>;
+  readonly commitLimit: ReturnType<typeof pLimit>;
+  readonly writers: WriterPool;
+  /** Counts payload bytes of ranges the destination confirmed written. */
+  readonly countSent: (bytes: number) => void;
+}
+
+/** Sends one large blob: its missing ranges through the writers, then verifies and publishes it. */
+export async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> {
+  const { local, remote, onEvent } = context;
+  const { digest, size } = initial.descriptor;
+  const path = local.blobPath(digest);
+  const lock: { owner: string; deadOwner?: string } = { owner: lockOwner };
+  let blob = initial;
+  let resent = false;
+  onEvent?.({ type: 'blob-start', blob, resumedFrom: blob.stagedBytes });
+  for (;;) {
+    if (blob.lockOwner && blob.lockOwner !== lock.owner) {
+      blob = await waitForLock(blob, blob.lockOwner, lock, context);
+      if (blob.status === 'present') break;
+    }
+    const current = blob;
+    const follower = followBlob(current, context);
+    const writes = await Promise.all(
+      current.ranges.map((range) => context.rangeLimit(() => context.writers.use((writer) => writeRange(writer, current, range, path, lock, context)))),
+    ).catch((error: unknown) => {
+      follower.stop();
+      throw error;
+    });
+    follower.stopUnlessStarted();
+    if (writes.includes('published') || writes.includes('short') || writes.some((w) => typeof w === 'object')) follower.stop();
+    if (writes.includes('published')) break;
+    const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
+    if (busy) {
+      blob = await waitForLock(blob, busy.busy, lock, context);
+      if (blob.status === 'present') break;
+      continue;
+    }
+    if (writes.includes('short')) {
+      throw new PushError(`the destination received only part of blob ${digestString(digest)}; run again to resume`, {
+        side: 'transport',
+        retryable: true,
+        digest: digestString(digest),
+      });
+    }
+    const committed = await context.commitLimit(async () => remote.commitBlob(digest, size, lock, await follower.hash()));
+    if (committed === 'published') break;
+    if ('busy' in committed) {
+      blob = await waitForLock(blob, committed.busy, lock, context);
+      if (blob.status === 'present') break;
+      continue;
+    }
+    if ((await hashLocalBlob(path)) !== digest.hex) throw corruptLocalBlob(blob.descriptor, path);
+    if (resent) {
+      throw new PushError(`blob ${digestString(digest)} was corrupted on the destination twice (${committed.mismatch}); check its disk`, {
+        side: 'remote',
+        digest: digestString(digest),
+      });
+    }
+    onEvent?.({ type: 'warning', message: `blob ${digestString(digest)} failed verification on the destination (${committed.mismatch}); sending it again` });
+    onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -size });
+    resent = true;
+    blob = planBlob(blob.descriptor, undefined, blob.models, context.rangeSize);
+  }
+  onEvent?.({ type: 'blob-done', blob: initial });
+}
+
+/** Streams one range; bytes count as sent only once the destination confirms the whole range. */
+async function writeRange(
+  writer: RangeWriter,
+  blob: BlobPlan,
+  range: ByteRange,
+  path: string,
+  lock: LockIdentity,
+  context: SendContext,
+): Promise<WriteOutcome> {
+  const { digest, size } = blob.descriptor;
+  let read = 0;
+  const data = readBlobRange({
+    path,
+    blob: blob.descriptor,
+    range,
+    trailer: END_MARK,
+    ...(context.bandwidthLimit ? { throttle: (n: number) => context.bandwidthLimit!.take(n) } : {}),
+    onBytes: (n) => {
+      read += n;
+      context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
+    },
+  });
+  const outcome = await writer.write(digest, size, range, data, lock.deadOwner).catch((error: unknown) => {
+    context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
+    throw error;
+  });
+  if (outcome === 'written') context.countSent(range.end - range.start);
+  else context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
+  return outcome;
+}
+
+/**
+ * Another run holds the blob's lock. A run of this machine that is gone holds nothing: take its lock.
+ * Otherwise wait until the other run publishes the blob or its lock goes stale, then re-read what is staged.
+ */
+async function waitForLock(blob: BlobPlan, owner: string, lock: { owner: string; deadOwner?: string }, context: SendContext): Promise<BlobPlan> {
+  const { digest, size } = blob.descriptor;
+  for (let holder = owner; ; ) {
+    if (isDeadOwner(holder)) lock.deadOwner = holder;
+    const outcome = await context.remote.takeLock(digest, size, lock);
+    if (outcome === 'published') return { ...blob, status: 'present', ranges: [] };
+    if (outcome === 'acquired') break;
+    holder = outcome.busy;
+    context.onEvent?.({ type: 'blob-wait', blob, owner: holder });
+    await sleep(BUSY_POLL_MS);
+  }
+  const state = await context.remote.probe([digest], false);
+  return planBlob(blob.descriptor, state.blobs.get(digest.hex), blob.models, context.rangeSize);
+}
+
