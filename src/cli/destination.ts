@@ -3,6 +3,7 @@ import { RemoteStore } from '../remote/remote-store.js';
 import { CommandTransport } from '../transport/command-transport.js';
 import { LocalShellTransport } from '../transport/local-shell.js';
 import { resolveSsh } from '../transport/ssh/ssh-config.js';
+import { NATIVE_CRYPTO_MISSING, nativeCryptoAvailable } from '../transport/ssh/native-crypto.js';
 import { SshTransport } from '../transport/ssh/ssh-transport.js';
 import type { Transport } from '../transport/transport.js';
 import { tracingTransport } from '../transport/tracing-transport.js';
@@ -50,6 +51,7 @@ async function openTransport(args: DestinationArgs, log: (line: string) => void)
     ...(args.port ? { port: args.port } : {}),
     ...(args.identity?.length ? { identityFiles: args.identity } : {}),
   };
+  if (!nativeCryptoAvailable()) log(NATIVE_CRYPTO_MISSING);
   const target = await resolveSsh(args.host, overrides);
   const transport = new SshTransport(target, {
     acceptNewHostKey: args['accept-new-host-key'],
