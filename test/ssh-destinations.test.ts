@@ -199,3 +199,32 @@ describe.runIf(sshdAvailable() && canAddTestUser())('an unprivileged login', () 
     expect(await checkOllamaStore(rootOwned)).toEqual({ models: [], blobs: [], problems: [] });
   });
 });
+
+describe.runIf(sshdAvailable())('without --remote-path', () => {
+  let sshd: TestSshd;
+  let work: { path: string; remove: () => Promise<void> };
+
+  beforeAll(async () => {
+    work = await tempDir();
+    // The login's HOME is a temp dir: its ~/.ollama/models is the store to find.
+    sshd = await startSshd({ extraSshdConfig: `SetEnv HOME=${work.path}/remote-home\n` });
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    await work?.remove();
+  });
+
+  it("finds the login user's ~/.ollama/models and says so, or asks for --remote-path", async () => {
+    const local = await copyFixtureStore(work.path);
+    const none = await runCli(['tiny', '--models-dir', local, '--host', sshd.alias], { env: sshd.env });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^ollama-push: found no Ollama store on ssh homelab-1 .*pass --remote-path DIR$/m);
+
+    const store = join(work.path, 'remote-home', '.ollama', 'models');
+    await mkdir(store, { recursive: true });
+    const found = await runCli(['tiny', '--models-dir', local, '--host', sshd.alias], { env: sshd.env });
+    expect(found.code, found.stderr).toBe(0);
+    expect(found.stderr).toContain(`using remote path ${store} (the login user's ~/.ollama/models)`);
+    expect((await checkOllamaStore(store)).models).toEqual([TINY]);
+  });
+});
