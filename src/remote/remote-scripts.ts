@@ -172,12 +172,18 @@ done
  */
 export const HASH_FOLLOW = `root=$1; h=$2; hasher=$3; shift 3
 d=$root/.ollama-push/sha256-$h
+mkdir -p "$d" || exit 1
+# Gives up after about two minutes without a new range, so it cannot outlive a client that died.
+nap=0.05; patience=2400
+sleep 0 2>/dev/null && sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
 emit() {
   for r in "$@"; do
     start=\${r%-*}; end=\${r#*-}
+    waited=0
     until [ -f "$d/done.$r" ]; do
-      [ -d "$d" ] || return 1
-      sleep 0.05 2>/dev/null || sleep 1
+      [ -d "$d" ] && [ "$waited" -lt "$patience" ] || return 1
+      sleep "$nap"
+      waited=$((waited + 1))
     done
     dd if="$d/data" bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start))
   done

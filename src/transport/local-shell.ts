@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ChildGroup } from './run-child.js';
+import { ChildGroup, SPAWN_OPTIONS } from './run-child.js';
 import type { RunOptions, RunResult, Transport } from './transport.js';
 
 /** Runs the destination's commands with this machine's `sh`: for local dirs, NFS mounts and tests. */
@@ -9,7 +9,7 @@ export class LocalShellTransport implements Transport {
   private readonly children = new ChildGroup(this.label);
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
-    return this.children.run(() => spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] }), options);
+    return this.children.run(() => spawn('sh', ['-c', command], SPAWN_OPTIONS), options);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams, SpawnOptionsWithStdioTuple, StdioPipe } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PushError } from '../errors.js';
@@ -21,12 +21,28 @@ export class ChildGroup {
 
   close(): void {
     this.closed = true;
-    for (const child of this.running) child.kill('SIGTERM');
+    for (const child of this.running) stopChild(child);
   }
 }
 
 export function closedError(label: string): PushError {
   return new PushError(`the connection to ${label} was closed`, { side: 'transport' });
+}
+
+/**
+ * Options for spawning a transport's command: in a process group of its own, so that stopping it stops
+ * what it started too (a remote script's subshells, `sleep`, `dd`), which would otherwise keep its
+ * output open and the run waiting.
+ */
+export const SPAWN_OPTIONS: SpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe> = { stdio: ['pipe', 'pipe', 'pipe'], detached: true };
+
+/** Stops a child started with SPAWN_OPTIONS, and everything it started. */
+export function stopChild(child: ChildProcessWithoutNullStreams): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
 }
 
 /** Feeds a child process its stdin and collects its output and exit status. */
@@ -35,7 +51,7 @@ export function runChild(child: ChildProcessWithoutNullStreams, options: RunOpti
   const stderr: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
-  const onAbort = () => child.kill('SIGTERM');
+  const onAbort = () => stopChild(child);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const input = options.stdin === undefined ? Readable.from([]) : Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
   // A command that exits early closes its stdin (EPIPE): its exit status tells what happened, not the pipe.
