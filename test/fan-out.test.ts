@@ -71,7 +71,7 @@ describe.runIf(sshdAvailable())('fan-out to several hosts', () => {
     await mkdir(fresh);
     const result = await runCli(['tiny:q2', '--models-dir', local, '--host', 'node-1', '--host', '127.0.0.1:1', '--remote-path', fresh], { env: env() });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^node-1: pushed tiny:q2/m);
+    expect(result.stderr).toMatch(/^\[node-1\] pushed tiny:q2/m);
     expect(result.stderr).toMatch(/^127\.0\.0\.1:1: FAILED: connection refused/m);
     expect((await checkOllamaStore(fresh)).models).toEqual(['registry.ollama.ai/library/tiny:q2']);
     expect(await readdir(fresh)).toContain('blobs');

@@ -146,7 +146,7 @@ describe('resolveSsh through ssh -G', () => {
     writeFileSync(broken, 'Host x\n  NoSuchOption yes\n');
     await expect(resolveSsh('x', { env, configFile: broken })).rejects.toMatchObject({
       name: 'PushError',
-      side: 'transport',
+      exitCode: 2,
       message: expect.stringContaining('Bad configuration option: nosuchoption'),
     });
   });

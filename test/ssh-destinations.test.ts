@@ -95,7 +95,8 @@ Host via-jump
       const accepted = await push(['--host', sshd.alias, '--accept-new-host-key']);
       expect(accepted.code, accepted.stderr).toBe(0);
       const recorded = await readFile(knownHosts, 'utf8');
-      expect(recorded).toMatch(/^\|1\|/);
+      // Plain, as OpenSSH writes it without HashKnownHosts (the test's config does not set it).
+      expect(recorded).toMatch(/^\[127\.0\.0\.1\]:\d+ ssh-ed25519 AAAA/);
       // OpenSSH itself now trusts the recorded key.
       await execFileAsync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', knownHosts]);
       expect((await push(['--host', sshd.alias, '--json'])).code).toBe(0);
@@ -138,7 +139,7 @@ Host via-jump
     expect(refused.stderr).toMatch(/^ollama-push: connection refused by 127\.0\.0\.1:1; is sshd running/);
     const bad = await push(['--host=-oProxyCommand=touch /tmp/pwned']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^ollama-push: Invalid destination/);
+    expect(bad.stderr).toMatch(/^ollama-push: invalid destination/);
   });
 
   it('pushes through --rsh with the OpenSSH client', async () => {
@@ -207,7 +208,12 @@ describe.runIf(sshdAvailable())('without --remote-path', () => {
   beforeAll(async () => {
     work = await tempDir();
     // The login's HOME is a temp dir: its ~/.ollama/models is the store to find.
-    sshd = await startSshd({ extraSshdConfig: `SetEnv HOME=${work.path}/remote-home\n` });
+    // A stand-in systemctl first on the session's PATH (no systemd here): it answers for the ollama
+    // service once the test writes its environment.
+    const bin = join(work.path, 'bin');
+    await mkdir(bin);
+    await writeFile(join(bin, 'systemctl'), `#!/bin/sh\ncat "${work.path}/service-env" 2>/dev/null\n`, { mode: 0o755 });
+    sshd = await startSshd({ extraSshdConfig: `SetEnv HOME=${work.path}/remote-home PATH=${bin}:/usr/local/bin:/usr/bin:/bin\n` });
   });
   afterAll(async () => {
     await sshd?.stop();
@@ -226,5 +232,16 @@ describe.runIf(sshdAvailable())('without --remote-path', () => {
     expect(found.code, found.stderr).toBe(0);
     expect(found.stderr).toContain(`using remote path ${store} (the login user's ~/.ollama/models)`);
     expect((await checkOllamaStore(store)).models).toEqual([TINY]);
+
+    // The service's OLLAMA_MODELS wins, quoted or not, first or not, as `systemctl show --value` prints it.
+    const serviceStore = join(work.path, 'service-store');
+    await mkdir(serviceStore);
+    for (const line of [`"OLLAMA_MODELS=${serviceStore}"`, `OLLAMA_HOST=0.0.0.0 OLLAMA_MODELS=${serviceStore}`]) {
+      await writeFile(join(work.path, 'service-env'), `${line}\n`);
+      const viaService = await runCli(['tiny:q2', '--models-dir', local, '--host', sshd.alias], { env: sshd.env });
+      expect(viaService.code, viaService.stderr).toBe(0);
+      expect(viaService.stderr).toContain(`using remote path ${serviceStore} (OLLAMA_MODELS of the ollama service)`);
+    }
+    expect((await checkOllamaStore(serviceStore)).models).toEqual(['registry.ollama.ai/library/tiny:q2']);
   });
 });

@@ -30,6 +30,8 @@ export interface ImportOptions {
   readonly retries: number;
   readonly bandwidthLimit?: BandwidthLimit;
   readonly onEvent?: PushEventListener;
+  /** Aborted on Ctrl-C: no more retries. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ImportedBlob {
@@ -73,6 +75,7 @@ export async function importArchive(options: ImportOptions): Promise<ImportResul
   const result = await withRetries(() => importOnce(options, sent), {
     retries: options.retries,
     progress: () => sent.bytes,
+    signal: options.signal,
     onRetry: (attempt, delayMs, error) => options.onEvent?.({ type: 'retry', attempt, delayMs, reason: error.message }),
   });
   return { ...result, bytesSent: sent.bytes, seconds: (performance.now() - started) / 1000 };

@@ -9,7 +9,8 @@ import type { Transport } from '../transport/transport.js';
 import { tracingTransport } from '../transport/tracing-transport.js';
 import { findDefaultRemotePath } from '../remote/default-remote-path.js';
 import { resolveKubernetesTarget } from '../k8s/kubernetes-target.js';
-import type { DestinationArgs } from './options.js';
+import { checkNumbers, type DestinationArgs } from './options.js';
+import { parseRate } from '../transfer/bandwidth-limit.js';
 
 const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
 
@@ -21,6 +22,8 @@ export function perHost<T extends DestinationArgs>(args: T): T[] {
 
 /** Builds the destination store from the flags: a local dir, an SSH host, a command (--rsh), a PVC's node dir (--pvc) or a pod (--pod). */
 export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<RemoteStore> {
+  checkNumbers(args);
+  if (args.bwlimit) parseRate(args.bwlimit);
   if (args.host === '' || args.rsh === '') throw usageError(`--${args.host === '' ? 'host' : 'rsh'} needs a value`);
   if (args.host && args.rsh) throw usageError('--host and --rsh both name a destination; give one of them');
   if (args.chown && !CHOWN.test(args.chown)) throw usageError(`--chown ${JSON.stringify(args.chown)} is not USER or USER:GROUP`);

@@ -45,6 +45,15 @@ export function destinationOptions<T>(yargs: Argv<T>) {
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' });
 }
 
+/** The numeric destination flags, checked before anything connects (yargs turns `abc` into NaN). */
+export function checkNumbers(args: DestinationArgs): void {
+  const whole = (value: number | undefined, min: number) => value === undefined || (Number.isInteger(value) && value >= min);
+  if (!whole(args.jobs, 1)) throw usageError('--jobs must be a whole number of at least 1');
+  if (!whole(args['range-size'], 1)) throw usageError('--range-size must be a whole number of MiB, at least 1');
+  if (!whole(args.retries, 0)) throw usageError('--retries must be a whole number');
+  if (!whole(args.port, 1) || (args.port ?? 0) > 65535) throw usageError('--port must be a port number (1-65535)');
+}
+
 export interface LocalArgs {
   'models-dir'?: string | undefined;
   verbose?: boolean | undefined;
@@ -82,11 +91,6 @@ export const ENV_PREFIX = 'OLLAMA_PUSH';
 export function envFlagName(variable: string): string | undefined {
   if (!variable.startsWith(`${ENV_PREFIX}_`) || variable.length === ENV_PREFIX.length + 1) return undefined;
   return variable.slice(ENV_PREFIX.length + 1).toLowerCase().replace(/_/g, '-');
-}
-
-/** `remote-path` -> `OLLAMA_PUSH_REMOTE_PATH`. */
-export function envVariableName(flag: string): string {
-  return `${ENV_PREFIX}_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** The flags the commands take, from their yargs builders. */

@@ -1,4 +1,5 @@
 import { PushError, usageError } from '../errors.js';
+import { closedError } from '../transport/run-child.js';
 import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
 import type { Kubectl } from './kubectl.js';
 
@@ -18,7 +19,7 @@ const EXIT_TRAILER = /(?:^|\n)command terminated with exit code (\d+)\n?$/;
  */
 export class KubectlExecTransport implements Transport {
   readonly label: string;
-  readonly maxParallel = 4;
+  readonly maxParallel = 8;
   /** Aborted by close(): ends every kubectl exec still running. */
   private readonly closing = new AbortController();
 
@@ -58,10 +59,11 @@ export class KubectlExecTransport implements Transport {
 
   async run(command: string, options: RunOptions = {}): Promise<RunResult> {
     const { namespace, pod, container } = this.target;
-    if (this.closing.signal.aborted) return { code: null, stdout: Buffer.alloc(0), stderr: Buffer.from(`${this.label}: transport closed`) };
+    if (this.closing.signal.aborted) throw closedError(this.label);
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const words = ['exec', '-i', '-c', container, '-n', namespace, pod, '--', 'sh', '-c', command];
     const result = await this.kubectl.run(words, { ...options, signal });
+    if (this.closing.signal.aborted) throw closedError(this.label);
     const stderr = result.stderr.toString('utf8');
     const trailer = EXIT_TRAILER.exec(stderr);
     if (trailer) {

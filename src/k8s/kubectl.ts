@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { PushError } from '../errors.js';
-import { runChild, SPAWN_OPTIONS } from '../transport/run-child.js';
+import { runChild } from '../transport/run-child.js';
 import type { RunOptions, RunResult } from '../transport/transport.js';
 
 export interface KubectlOptions {
@@ -32,7 +32,7 @@ export class Kubectl {
 
   /** Runs kubectl with `words`; stdin and abort as for a transport run. */
   run(words: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    const child = spawn('kubectl', this.args(words), SPAWN_OPTIONS);
+    const child = spawn('kubectl', this.args(words), { stdio: ['pipe', 'pipe', 'pipe'] });
     return runChild(child, options).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
         throw new PushError('kubectl not found on PATH; --pvc and --pod run your kubectl (with your kubeconfig and context): install it or put it on PATH', {

@@ -46,7 +46,6 @@ if [ -d "$root/models" ] || [ -f "$root/id_ed25519" ]; then root=$root/models; e
 [ -d "$root" ] || [ "$create" != 1 ] || mkdir -p -- "$root" || exit 1
 for t in openssl sha256sum shasum xxhsum; do command -v "$t" >/dev/null 2>&1 && echo "tool $t"; done
 echo "free $(df -Pk "$given" 2>/dev/null | awk 'NR==2 {print $4}')"
-if [ -w "$given" ]; then echo "writable yes"; else echo "writable no"; fi
 sum() {
   if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1"
   elif command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"
@@ -89,7 +88,11 @@ ${TAKE_LOCK}while read -r h size start len dead; do
   take_lock "$h" || { head -c $((len + 8)) > /dev/null; continue; }
   d=$st/sha256-$h
   mkdir -p "$d" || exit 1
-  err=$(head -c "$len" | dd of="$d/data" bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null) || { printf '%s\\n' "$err" >&2; exit 1; }
+  # The lock's heartbeat while a long range arrives (a slow link, --bwlimit): others take it after $stale minutes.
+  (while kill -0 $$ 2>/dev/null; do touch "$st/sha256-$h.lock"; sleep 20; done) </dev/null >/dev/null 2>&1 &
+  beat=$!
+  err=$(head -c "$len" | dd of="$d/data" bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null) || { kill $beat; printf '%s\\n' "$err" >&2; exit 1; }
+  kill $beat
   [ "$(head -c 8)" = OPUSHEND ] || { echo short; exit 0; }
   : > "$d/done.$start-$((start + len))" && touch "$st/sha256-$h.lock" || exit 1
   echo written
@@ -172,16 +175,18 @@ done
  */
 export const HASH_FOLLOW = `root=$1; h=$2; hasher=$3; shift 3
 d=$root/.ollama-push/sha256-$h
-mkdir -p "$d" || exit 1
-# Gives up after about two minutes without a new range, so it cannot outlive a client that died.
+# Gives up after about two minutes without a new range, so it cannot outlive a client that died, and
+# when the staging it read from goes away (published by another run, or abandoned).
 nap=0.05; patience=2400
-sleep 0 2>/dev/null && sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
+sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
+seen=0
 emit() {
   for r in "$@"; do
     start=\${r%-*}; end=\${r#*-}
     waited=0
     until [ -f "$d/done.$r" ]; do
-      [ -d "$d" ] && [ "$waited" -lt "$patience" ] || return 1
+      if [ -d "$d" ]; then seen=1; elif [ "$seen" = 1 ]; then return 1; fi
+      [ "$waited" -lt "$patience" ] || return 1
       sleep "$nap"
       waited=$((waited + 1))
     done

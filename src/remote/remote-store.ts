@@ -33,7 +33,6 @@ export interface RemoteState {
   readonly hasher: Hasher | undefined;
   readonly hasXxhsum: boolean;
   readonly freeBytes: number | undefined;
-  readonly writable: boolean;
   readonly blobs: ReadonlyMap<string, RemoteBlobState>;
   /** sha256 of each probed manifest file, in the order given; undefined where there is none. */
   readonly manifestHashes: readonly (string | undefined)[];
@@ -67,6 +66,8 @@ export class RemoteStore {
   private modelsDir: string;
   private hasher: Hasher | undefined;
   private hasXxhsum = false;
+  /** Whether a command has ever succeeded here: failing to get that far is not a dropped connection. */
+  private reached = false;
 
   constructor(
     readonly transport: Transport,
@@ -84,7 +85,7 @@ export class RemoteStore {
     const paths = manifests.map((name) => manifestSegments(name).join('/'));
     const args = [this.options.path, create ? '1' : '0', String(paths.length), ...paths, ...digests.map((d) => d.hex)];
     const { stdout } = await this.exec(PROBE, args);
-    const state = parseProbe(stdout.toString('utf8'), this.options.path);
+    const state = parseProbe(stdout.toString('utf8'), this.options.path, new Set(digests.map((d) => d.hex)));
     this.modelsDir = state.modelsDir;
     this.hasher = state.hasher;
     this.hasXxhsum = state.hasXxhsum;
@@ -185,6 +186,7 @@ export class RemoteStore {
     const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', script, 'ollama-push', ...args];
     const result = await this.transport.run(shellCommand(words), { ...(stdin === undefined ? {} : { stdin }), ...(onStdout ? { onStdout } : {}) });
     if (result.code !== 0) throw this.commandError(result, digest);
+    this.reached = true;
     return result;
   }
 
@@ -208,6 +210,9 @@ export class RemoteStore {
       return new PushError(`sudo on ${this.transport.label} wants a password; allow NOPASSWD for this user, or run without --sudo`, {
         side: 'remote',
       });
+    }
+    if ((result.code === null || result.code === 255) && !this.reached) {
+      return new PushError(`cannot reach the destination through ${this.transport.label}: ${last || `exit ${result.code}`}`, { side: 'transport' });
     }
     if (result.code === null || result.code === 255) {
       return new PushError(`lost the connection to ${this.transport.label}${last ? `: ${last}` : ''}`, {
@@ -233,12 +238,12 @@ export class RemoteStore {
   }
 }
 
-export function parseProbe(text: string, givenPath: string): RemoteState {
+/** Reads the probe's answer; only the digests asked about are taken (a path is built from them later). */
+export function parseProbe(text: string, givenPath: string, asked: ReadonlySet<string>): RemoteState {
   let layout = 'missing';
   let hasher: Hasher | undefined;
   let hasXxhsum = false;
   let freeBytes: number | undefined;
-  let writable = false;
   const blobs = new Map<string, RemoteBlobState>();
   const manifestHashes: (string | undefined)[] = [];
   for (const line of text.split('\n')) {
@@ -247,8 +252,8 @@ export function parseProbe(text: string, givenPath: string): RemoteState {
     else if (kind === 'tool' && rest[0] === 'xxhsum') hasXxhsum = true;
     else if (kind === 'tool') hasher ??= rest[0] as Hasher;
     else if (kind === 'free' && /^\d+$/.test(rest[0] ?? '')) freeBytes = Number(rest[0]) * 1024;
-    else if (kind === 'writable') writable = rest[0] === 'yes';
     else if (kind === 'manifest') manifestHashes[Number(rest[0])] = /^[0-9a-f]{64}$/.test(rest[1] ?? '') ? rest[1] : undefined;
+    else if (!asked.has(rest[0] ?? '') && (kind === 'lock' || kind === 'blob')) continue;
     else if (kind === 'lock' && rest[0] && blobs.has(rest[0])) blobs.set(rest[0], { ...blobs.get(rest[0])!, lockOwner: rest.slice(1).join(' ') });
     else if (kind === 'blob' && rest[0]) {
       const size = rest[1];
@@ -266,7 +271,6 @@ export function parseProbe(text: string, givenPath: string): RemoteState {
     hasher,
     hasXxhsum,
     freeBytes,
-    writable,
     blobs,
     manifestHashes,
   };

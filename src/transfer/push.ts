@@ -33,6 +33,8 @@ export interface PushOptions extends TransferOptions {
   readonly createRemotePath: boolean;
   /** Reconnect and resume this many times after a dropped connection. */
   readonly retries: number;
+  /** Aborted on Ctrl-C: no more retries. */
+  readonly signal?: AbortSignal;
 }
 
 export interface DiffResult {
@@ -54,7 +56,7 @@ const COMMIT_PARALLEL = 2;
 const RESERVED_CHANNELS = COMMIT_PARALLEL + 2;
 
 /** The digest diff without writing anything. */
-export async function diff(options: TransferOptions): Promise<DiffResult> {
+export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 'rangeSize'>): Promise<DiffResult> {
   const state = await options.remote.probe(distinctDigests(options.models), false, options.models.map((m) => m.name));
   return { plan: planTransfer(options.models, state, options.rangeSize), modelsDir: state.modelsDir, remoteExists: state.exists };
 }
@@ -70,6 +72,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const result = await withRetries(() => pushOnce(options, sent), {
     retries: options.retries,
     progress: () => sent.bytes,
+    signal: options.signal,
     onRetry: (attempt, delayMs, error) => options.onEvent?.({ type: 'retry', attempt, delayMs, reason: error.message }),
   });
   return { ...result, bytesSent: sent.bytes, seconds: (performance.now() - started) / 1000 };

@@ -11,6 +11,8 @@ export interface RetryOptions {
   readonly progress: () => number;
   readonly onRetry?: (attempt: number, delayMs: number, error: PushError) => void;
   readonly delaysMs?: readonly number[];
+  /** Once aborted (Ctrl-C), a failure is final. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, options: RetryOp
     try {
       return await attempt();
     } catch (error) {
-      if (!(error instanceof PushError) || !error.retryable) throw error;
+      if (!(error instanceof PushError) || !error.retryable || options.signal?.aborted) throw error;
       failures = options.progress() > before ? 1 : failures + 1;
       if (failures > options.retries) throw error;
       const delayMs = delays[Math.min(failures - 1, delays.length - 1)]!;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { usageError } from '../errors.js';
 import { shellCommand } from '../remote/shell-quote.js';
-import { ChildGroup, SPAWN_OPTIONS } from './run-child.js';
+import { ChildGroup } from './run-child.js';
 import { splitShellWords } from './shell-words.js';
 import type { RunOptions, RunResult, Transport } from './transport.js';
 
@@ -12,7 +12,7 @@ import type { RunOptions, RunResult, Transport } from './transport.js';
  */
 export class CommandTransport implements Transport {
   readonly label: string;
-  readonly maxParallel = 4;
+  readonly maxParallel = 8;
   private readonly words: string[];
   private readonly children: ChildGroup;
 
@@ -25,7 +25,7 @@ export class CommandTransport implements Transport {
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
     const [program, ...args] = this.words as [string, ...string[]];
-    const start = () => spawn(program, [...args, shellCommand(['sh', '-c', command])], SPAWN_OPTIONS);
+    const start = () => spawn(program, [...args, shellCommand(['sh', '-c', command])], { stdio: ['pipe', 'pipe', 'pipe'] });
     return this.children.run(start, options).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') throw usageError(`--rsh: ${program} not found; install it or give its full path`);
       throw error;

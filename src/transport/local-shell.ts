@@ -5,7 +5,7 @@ import type { RunOptions, RunResult, Transport } from './transport.js';
 /** Runs the destination's commands with this machine's `sh`: for local dirs, NFS mounts and tests. */
 export class LocalShellTransport implements Transport {
   readonly label = 'this machine';
-  readonly maxParallel = 8;
+  readonly maxParallel = 16;
   private readonly children = new ChildGroup(this.label);
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {

@@ -30,16 +30,18 @@ export function closedError(label: string): PushError {
 }
 
 /**
- * Options for spawning a transport's command: in a process group of its own, so that stopping it stops
- * what it started too (a remote script's subshells, `sleep`, `dd`), which would otherwise keep its
- * output open and the run waiting.
+ * Options for spawning the local `sh`: in a process group of its own, so that stopping it stops what it
+ * started too (a script's subshells, `sleep`, `dd`), which would otherwise keep its output open and the
+ * run waiting. Only for the local `sh`: a new session has no terminal, which `ssh` or `kubectl` may need
+ * (a passphrase prompt), and those end their remote commands themselves when they stop.
  */
 export const SPAWN_OPTIONS: SpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe> = { stdio: ['pipe', 'pipe', 'pipe'], detached: true };
 
-/** Stops a child started with SPAWN_OPTIONS, and everything it started. */
+/** Stops a child; one started with SPAWN_OPTIONS with everything it started. */
 export function stopChild(child: ChildProcessWithoutNullStreams): void {
   try {
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+    // A child that leads no process group of its own makes this fail (ESRCH), and is stopped alone.
+    process.kill(-(child.pid ?? 0), 'SIGTERM');
   } catch {
     child.kill('SIGTERM');
   }

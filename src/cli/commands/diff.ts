@@ -49,7 +49,7 @@ export async function runDiff(given: DestinationArgs & { models: string[] }, exi
   const models = await readModels(local, args.models);
   const remote = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));
   try {
-    const { plan, modelsDir, remoteExists } = await diff({ local, remote, models, jobs: 1, rangeSize: args['range-size'] * MiB });
+    const { plan, modelsDir, remoteExists } = await diff({ remote, models, rangeSize: args['range-size'] * MiB });
     if (args.json) {
       const doc = { models: models.map(modelJson), destination: modelsDir, exists: remoteExists, blobs: plan.blobs.map(blobJson), manifests: plan.manifests, upToDate: upToDate(plan), bytesToSend: plan.bytesToSend };
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

@@ -35,7 +35,9 @@ export const importCommand: CommandModule<object, ImportArgs> = {
       const label = fromStdin ? 'stdin' : args.archive;
       const reporter = createReporter(args.quiet, fromStdin ? withoutOverallLines(process.stderr) : process.stderr);
       const remote = await openDestination(destination, reporter.line);
+      const stopped = new AbortController();
       const stop = () => {
+        stopped.abort();
         reporter.stop();
         void remote.transport.close();
       };
@@ -50,6 +52,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
             createRemotePath: args.mkdir,
             // stdin cannot be read again: a dropped connection ends the import (run it again to resume).
             retries: fromStdin ? 0 : args.retries,
+            signal: stopped.signal,
             ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
             onEvent: reporter.onEvent,
           });

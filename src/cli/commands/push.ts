@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { EXIT, PushError, usageError } from '../../errors.js';
+import { EXIT, PushError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter, type Reporter } from '../../progress/reporter.js';
 import type { LocalModel, LocalStore } from '../../store/local-store.js';
@@ -30,7 +30,6 @@ export const pushCommand: CommandModule<object, PushArgs> = {
     runCommand(args.verbose, async () => {
       if (args['dry-run']) return runDiff(args, false);
       const rate = args.bwlimit ? parseRate(args.bwlimit) : 0;
-      validateNumbers(args);
       const local = openLocalStore(args);
       const models = await readModels(local, args.models);
       const destinations = perHost(args);
@@ -47,7 +46,7 @@ async function fanOut(destinations: PushArgs[], local: LocalStore, models: Local
       const prefix = `[${destination.host}] `;
       const reporter = createReporter(args.quiet, prefixedLines(prefix));
       try {
-        const result = await pushToOne({ ...destination, json: false, quiet: true }, local, models, rate, reporter);
+        const result = await pushToOne({ ...destination, json: false }, local, models, rate, reporter);
         return { host: destination.host!, result };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
@@ -59,10 +58,9 @@ async function fanOut(destinations: PushArgs[], local: LocalStore, models: Local
   if (args.json) {
     const doc = results.map((r) => ('result' in r && r.result ? { host: r.host, ok: true, ...pushJson(r.result, models) } : { host: r.host, ok: false, error: r.error }));
     process.stdout.write(`${JSON.stringify({ hosts: doc }, null, 2)}\n`);
-  } else if (!args.quiet) {
-    for (const r of results) {
-      process.stderr.write(`${r.host}: ${'result' in r && r.result ? pushSummary(r.result, r.result.modelsDir) : `FAILED: ${r.error}`}\n`);
-    }
+  } else {
+    // Each host's own lines (and its summary) went out with its prefix; failures are said once here.
+    for (const r of results) if ('error' in r) process.stderr.write(`${r.host}: FAILED: ${r.error}\n`);
   }
   const failed = results.filter((r) => !('result' in r && r.result));
   if (failed.length === 0) return EXIT.ok;
@@ -74,7 +72,9 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
     reporter.stop();
     throw error;
   });
+  const stopped = new AbortController();
   const stop = () => {
+    stopped.abort();
     reporter.stop();
     void remote.transport.close();
   };
@@ -88,6 +88,7 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
         rangeSize: args['range-size'] * MiB,
         createRemotePath: args.mkdir,
         retries: args.retries,
+        signal: stopped.signal,
         ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
         onEvent: reporter.onEvent,
       });
@@ -100,12 +101,6 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
     reporter.stop();
     await remote.transport.close();
   }
-}
-
-function validateNumbers(args: PushArgs): void {
-  if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1)) throw usageError(`--jobs ${args.jobs} is not a whole number of at least 1`);
-  if (!Number.isInteger(args['range-size']) || args['range-size'] < 1) throw usageError(`--range-size ${args['range-size']} is not a whole number of MiB of at least 1`);
-  if (!Number.isInteger(args.retries) || args.retries < 0) throw usageError(`--retries ${args.retries} is not a whole number`);
 }
 
 /** Plain progress lines, each starting with the host, for several hosts writing to one stderr. */

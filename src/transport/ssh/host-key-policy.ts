@@ -27,6 +27,13 @@ export function keyBlobType(blob: Buffer): string {
   return blob.length >= 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : '';
 }
 
+/** The known_hosts line accept-new appends: hashed when the config says HashKnownHosts yes, as OpenSSH does. */
+function recordedLine(target: ResolvedSsh, type: string, key: Buffer): string {
+  if (target.hashKnownHosts) return knownHostsLine(target.hostName, target.port, type, key);
+  const name = target.port === 22 ? target.hostName : `[${target.hostName}]:${target.port}`;
+  return `${name} ${type} ${key.toString('base64')}`;
+}
+
 /** Checks host keys against known_hosts like OpenSSH, appending new ones only for accept-new. */
 export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean, log: (line: string) => void): Promise<HostKeyPolicy> {
   const paths = [...target.userKnownHostsFiles, ...target.globalKnownHostsFiles];
@@ -68,7 +75,7 @@ export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean, log
     const file = target.userKnownHostsFiles[0];
     if (!file) return done(true);
     mkdir(dirname(file), { recursive: true, mode: 0o700 })
-      .then(() => appendFile(file, `${knownHostsLine(target.hostName, target.port, type, key)}\n`, { mode: 0o600 }))
+      .then(() => appendFile(file, `${recordedLine(target, type, key)}\n`, { mode: 0o600 }))
       .then(
         () => {
           log(`added the host key of ${where} (${type} ${fingerprint}) to ${file}`);

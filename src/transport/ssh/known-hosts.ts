@@ -87,7 +87,7 @@ export async function readKnownHostsFiles(paths: string[]): Promise<KnownHostsFi
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw new PushError(`Cannot read the known hosts file ${path} (${code ?? String(error)}): check its permissions.`, {
+      throw new PushError(`cannot read the known hosts file ${path} (${code ?? String(error)}); check its permissions`, {
         side: 'transport',
         cause: error,
       });

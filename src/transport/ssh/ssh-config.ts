@@ -54,7 +54,7 @@ const USER = /^[A-Za-z0-9_][A-Za-z0-9._@-]*$/;
 /** Parses `[user@]host[:port]`, `[user@][host]:port` and `[user@][ipv6]`; rejects anything ssh could take as an option or a shell could misread. */
 export function parseDestination(text: string): SshDestination {
   const invalid = (why: string) =>
-    usageError(`Invalid destination ${JSON.stringify(text)}: ${why}. Expected [user@]host[:port] or [user@][ipv6-address]:port.`);
+    usageError(`invalid destination ${JSON.stringify(text)}: ${why}; expected [user@]host[:port] or [user@][ipv6-address]:port`);
   // ssh splits at the last '@', so a user name may itself contain one.
   const at = text.lastIndexOf('@');
   const user = at === -1 ? undefined : text.slice(0, at);
@@ -132,7 +132,7 @@ async function readConfigText(file: string, required: boolean): Promise<string> 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !required) return '';
-    throw new PushError(`Cannot read the SSH config ${file} (${code ?? String(error)}).`, { side: 'transport', cause: error });
+    throw new PushError(`cannot read the SSH config ${file} (${code ?? String(error)}); check the path given to --ssh-config`, { side: 'usage', cause: error });
   }
 }
 
@@ -181,10 +181,8 @@ async function runSshG(ssh: string, query: Query, options: ResolveOptions, env: 
     ({ stdout } = await promisify(execFile)(ssh, args, { env, timeout: 10_000 }));
   } catch (error) {
     const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
-    throw new PushError(`ssh -G could not resolve ${query.host}: ${stderr || String(error)}. Fix the SSH config it names.`, {
-      side: 'transport',
-      cause: error,
-    });
+    const message = (stderr || String(error)).split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
+    throw new PushError(`ssh -G could not resolve ${query.host}: ${message}; fix the SSH config it names`, { side: 'usage', cause: error });
   }
   const dump = new Map<string, string[]>();
   for (const line of stdout.split('\n')) {
@@ -211,12 +209,16 @@ const STRICT_HOST_KEY_CHECKING: Record<string, ResolvedSsh['strictHostKeyCheckin
 /** Turns ssh -G style output into a ResolvedSsh, expanding what ssh -G leaves for the moment of use. */
 function toResolved(dump: Map<string, string[]>, alias: string, env: NodeJS.ProcessEnv): ResolvedSsh {
   const first = (key: string) => dump.get(key)?.[0];
-  const local = (key: string) => (dump.get(key) ?? []).map((path) => fromRealHome(path, env));
+  const local = (key: string) => (dump.get(key) ?? []).filter((path) => path !== 'none').map((path) => fromRealHome(path, env));
   const hostName = first('hostname') ?? alias;
   const port = Number(first('port') ?? 22);
   const user = first('user') ?? localUser();
   const tokens = pathTokens(alias, hostName, String(port), user, env);
   const jump = first('proxyjump');
+  const command = first('proxycommand');
+  if (command !== undefined && command !== 'none') {
+    throw usageError(`the SSH config gives ${alias} a ProxyCommand, which ollama-push's SSH client cannot run; use ProxyJump, or --rsh "ssh ${alias}" to go through OpenSSH`);
+  }
   return {
     alias,
     hostName,
