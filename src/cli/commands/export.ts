@@ -23,7 +23,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'The tar to write (FILE.partial until it is complete), or - for stdout' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' })
       .example('ollama-push export qwen3:4b llama3.2:1b -o models.tar', 'one tar holding both models')
-      .example('ollama-push export qwen3:4b -o - | ssh airgap "tar -x -C /srv/ollama/models"', 'unpack straight into a models dir') as never,
+      .example('ollama-push export qwen3:4b -o - | ssh airgap ollama-push import - --remote-path /srv/ollama/models', 'stream it into a store: verified, manifest last') as never,
   handler: (args) =>
     runCommand(args.verbose, async () => {
       if (!args.output) throw usageError('-o needs a file name, or - for stdout');
