@@ -121,9 +121,9 @@ describe('faults on a local destination', () => {
   });
 });
 
-/** What `diff` says a push with these arguments would send. */
+/** What `push --dry-run` says a push with these arguments would send. */
 async function bytesToSend(pushArgs: string[]): Promise<number> {
-  const diff = await runCli(['diff', ...pushArgs, '--json']);
+  const diff = await runCli([...pushArgs, '--dry-run', '--json']);
   expect(diff.code, diff.stderr).toBe(0);
   return JSON.parse(diff.stdout).bytesToSend;
 }

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { usageError } from '../errors.js';
 
 export const MiB = 1024 * 1024;
+export const DEFAULT_RANGE_MIB = 64;
 
 /** Options every command that reads the local store takes. */
 export function localOptions<T>(yargs: Argv<T>) {
@@ -37,12 +38,22 @@ export function destinationOptions<T>(yargs: Argv<T>) {
     .option('context', { type: 'string', describe: 'kubectl context for --pvc and --pod (default: the current one)' })
     .option('kubeconfig', { type: 'string', describe: 'kubeconfig file for --pvc and --pod (default: $KUBECONFIG, ~/.kube/config)' })
     .option('sudo', { type: 'boolean', default: false, describe: 'Run remote commands through sudo -n' })
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel transfers (channels); default: chosen from the link' })
-    .option('range-size', { type: 'number', default: 64, describe: 'Split blobs into ranges of this many MiB, each resumable' })
-    .option('bwlimit', { type: 'string', describe: 'Cap the total rate across all channels, like rsync: 50M (MiB/s), 500K, 20MB' })
-    .option('retries', { type: 'number', default: 5, describe: 'Reconnect and resume this many times after a dropped connection' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' });
+}
+
+/** Options of the commands that send data (push, import). */
+export function sendingOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('bwlimit', { type: 'string', describe: 'Cap the total rate across all channels, like rsync: 50M (MiB/s), 500K, 20MB' })
+    .option('retries', { type: 'number', default: 5, describe: 'Reconnect and resume this many times after a dropped connection' });
+}
+
+/** Options of push's parallel, ranged transfer. */
+export function rangeOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel transfers (channels); default: 4, or 6 when the round trip is 5 ms or more' })
+    .option('range-size', { type: 'number', default: DEFAULT_RANGE_MIB, describe: 'Split blobs into ranges of this many MiB, each resumable' });
 }
 
 /** The numeric destination flags, checked before anything connects (yargs turns `abc` into NaN). */
@@ -76,12 +87,23 @@ export interface DestinationArgs extends LocalArgs {
   context?: string | undefined;
   kubeconfig?: string | undefined;
   sudo: boolean;
-  jobs?: number | undefined;
-  'range-size': number;
-  retries: number;
-  bwlimit?: string | undefined;
   json: boolean;
   quiet: boolean;
+  /** Only for the commands that take them (sendingOptions, rangeOptions). */
+  jobs?: number | undefined;
+  'range-size'?: number | undefined;
+  retries?: number | undefined;
+  bwlimit?: string | undefined;
+}
+
+export interface SendingArgs {
+  retries: number;
+  bwlimit?: string | undefined;
+}
+
+export interface RangeArgs {
+  jobs?: number | undefined;
+  'range-size': number;
 }
 
 /** Every flag can also come from the environment: `--remote-path` from `OLLAMA_PUSH_REMOTE_PATH` (a flag on the command line wins). */

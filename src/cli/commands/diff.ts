@@ -4,7 +4,7 @@ import { diff } from '../../transfer/push.js';
 import { EXIT, PushError, usageError } from '../../errors.js';
 import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
-import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
+import { DEFAULT_RANGE_MIB, type DestinationArgs, destinationOptions, MiB } from '../options.js';
 import { blobJson, formatManifestTable, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
 import { runCommand } from '../run-command.js';
 
@@ -49,7 +49,7 @@ export async function runDiff(given: DestinationArgs & { models: string[] }, exi
   const models = await readModels(local, args.models);
   const remote = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));
   try {
-    const { plan, modelsDir, remoteExists } = await diff({ remote, models, rangeSize: args['range-size'] * MiB });
+    const { plan, modelsDir, remoteExists } = await diff({ remote, models, rangeSize: (args['range-size'] ?? DEFAULT_RANGE_MIB) * MiB });
     if (args.json) {
       const doc = { models: models.map(modelJson), destination: modelsDir, exists: remoteExists, blobs: plan.blobs.map(blobJson), manifests: plan.manifests, upToDate: upToDate(plan), bytesToSend: plan.bytesToSend };
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

@@ -8,22 +8,19 @@ import { chooseJobs } from '../../transfer/parallelism.js';
 import { push, type PushResult } from '../../transfer/push.js';
 import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
-import { type DestinationArgs, destinationOptions, MiB } from '../options.js';
+import { type DestinationArgs, destinationOptions, MiB, type RangeArgs, rangeOptions, type SendingArgs, sendingOptions } from '../options.js';
 import { blobJson, modelJson } from '../plan-output.js';
 import { interruptible } from '../interruptible.js';
 import { runCommand } from '../run-command.js';
 import { runDiff } from './diff.js';
 
-interface PushArgs extends DestinationArgs {
-  models: string[];
-  'dry-run': boolean;
-}
+type PushArgs = DestinationArgs & SendingArgs & RangeArgs & { models: string[]; 'dry-run': boolean };
 
 export const pushCommand: CommandModule<object, PushArgs> = {
   command: ['push <models..>', '$0 <models..>'],
   describe: 'Copy models to the destination: only the blobs it lacks, verified, manifest last',
   builder: (yargs) =>
-    destinationOptions(yargs)
+    rangeOptions(sendingOptions(destinationOptions(yargs)))
       .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b hf.co/org/Repo-GGUF:Q4_K_M' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Show what would be sent (like diff); write nothing' }) as never,
   handler: (args) =>
