@@ -1,4 +1,4 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { PushError } from '../errors.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
@@ -96,6 +96,9 @@ export async function exportArchive(options: ExportOptions): Promise<ExportResul
  */
 export async function exportArchiveToFile(path: string, options: Omit<ExportOptions, 'write'>): Promise<ExportResult> {
   const partial = `${path}.partial`;
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) {
+    throw new PushError(`-o ${path} is a directory; give a file name, e.g. ${path.replace(/\/+$/, '')}/models.tar`, { side: 'usage' });
+  }
   const file = await open(partial, 'w', 0o644).catch((error: NodeJS.ErrnoException) => {
     throw new PushError(`cannot write ${partial}: ${error.code ?? error.message}; check the directory exists and is writable`, { side: 'usage', cause: error });
   });

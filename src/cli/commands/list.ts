@@ -19,7 +19,14 @@ export const listCommand: CommandModule<object, ListArgs> = {
     runCommand(args.verbose, async () => {
       const local = openLocalStore(args);
       const models = [];
-      for (const name of await local.listNames()) models.push(await local.readModel(name));
+      for (const name of await local.listNames()) {
+        // Like `ollama list`: a model whose manifest cannot be read is left out, with a warning.
+        try {
+          models.push(await local.readModel(name));
+        } catch (error) {
+          process.stderr.write(`ollama-push: warning: ${(error as Error).message}\n`);
+        }
+      }
       if (args.json) {
         process.stdout.write(`${JSON.stringify({ modelsDir: local.modelsDir, models: models.map(modelJson) }, null, 2)}\n`);
         return;
