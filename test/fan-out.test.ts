@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticStore } from '../bench/synthetic-store.js';
 import { copyFixtureStore, runCli, tempDir } from './harness/cli.js';
 import { checkOllamaStore } from './harness/ollama-store-checker.js';
 import { sshdAvailable, startSshd, type TestSshd } from './harness/sshd.js';
@@ -64,6 +65,25 @@ describe.runIf(sshdAvailable())('fan-out to several hosts', () => {
     expect((await checkOllamaStore(remote)).models).toEqual([TINY]);
     // node-2 wrote into its own disk, through the same path.
     if (namespaces) expect(await checkOllamaStore(secondDisk)).toMatchObject({ models: [TINY], problems: [] });
+  });
+
+  // Needs the second node's own disk: on one shared directory the hosts would take turns by the blob lock.
+  it.runIf(namespaces)('reads each local range once for all hosts', async () => {
+    const store = await writeSyntheticStore(join(work.path, 'big'), [24]);
+    const target = join(remote, 'shared-read');
+    await mkdir(target);
+    await mkdir(join(secondDisk, 'shared-read'));
+    const result = await runCli(
+      [store.models[0]!, '--models-dir', store.modelsDir, '--host', 'node-1', '--host', 'node-2', '--remote-path', target, '--range-size', '4', '--json'],
+      { env: env() },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    for (const host of doc.hosts) expect(host.bytesSent).toBeGreaterThan(store.largeBlob.size);
+    // Two hosts, one read: the large blob came from disk once, not once per host.
+    expect(doc.localBytesRead).toBe(store.largeBlob.size);
+    expect((await checkOllamaStore(target)).problems).toEqual([]);
+    expect(await checkOllamaStore(join(secondDisk, 'shared-read'))).toMatchObject({ problems: [], models: ['registry.ollama.ai/library/bench-0:latest'] });
   });
 
   it('finishes the healthy hosts when one fails, and exits 1', async () => {

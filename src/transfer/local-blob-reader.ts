@@ -8,6 +8,12 @@ import type { Descriptor } from '../store/manifest.js';
 
 const READ_SIZE = 1024 * 1024;
 
+/** Where a range's bytes come from: the file itself, or a read shared by several hosts (fan-out). */
+export type RangeSource = (path: string, range: ByteRange) => AsyncIterable<Buffer> | Iterable<Buffer>;
+
+export const fileRange: RangeSource = (path, range) =>
+  range.end > range.start ? (createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: READ_SIZE }) as AsyncIterable<Buffer>) : ([] as Buffer[]);
+
 export interface RangeReadOptions {
   readonly path: string;
   readonly blob: Descriptor;
@@ -18,6 +24,7 @@ export interface RangeReadOptions {
   readonly trailer: Buffer;
   /** Waits before each chunk is handed on (--bwlimit). */
   readonly throttle?: (bytes: number) => Promise<void>;
+  readonly source?: RangeSource;
 }
 
 /**
@@ -26,20 +33,17 @@ export interface RangeReadOptions {
  * marks its bytes as written.
  */
 export function readBlobRange(options: RangeReadOptions): Readable {
-  const { path, blob, range, onBytes, trailer, throttle } = options;
+  const { path, blob, range, onBytes, trailer, throttle, source = fileRange } = options;
   const whole = range.start === 0 && range.end === blob.size;
   async function* generate() {
     const hash = whole ? createHash('sha256') : undefined;
     let read = 0;
-    if (range.end > range.start) {
-      const file = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: READ_SIZE });
-      for await (const chunk of file as AsyncIterable<Buffer>) {
-        hash?.update(chunk);
-        read += chunk.length;
-        if (throttle) await throttle(chunk.length);
-        onBytes(chunk.length);
-        yield chunk;
-      }
+    for await (const chunk of source(path, range)) {
+      hash?.update(chunk);
+      read += chunk.length;
+      if (throttle) await throttle(chunk.length);
+      onBytes(chunk.length);
+      yield chunk;
     }
     if (read !== range.end - range.start) {
       throw new PushError(`local blob ${digestString(blob.digest)} changed while it was read (${path}); re-pull it with ollama pull`, {

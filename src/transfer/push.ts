@@ -11,6 +11,7 @@ import { lockOwner } from './lock-owner.js';
 import { type BlobPlan, planTransfer, type TransferPlan } from './plan.js';
 import { withRetries } from './retry.js';
 import { sendBlob } from './send-blob.js';
+import type { SharedReads } from './shared-reads.js';
 import { isSmallBlob, sendSmallBlobs } from './small-blobs.js';
 import { keepVerifiedStagedRanges } from './staged-check.js';
 import { WriterPool } from './writer-pool.js';
@@ -35,6 +36,8 @@ export interface PushOptions extends TransferOptions {
   readonly retries: number;
   /** Aborted on Ctrl-C: no more retries. */
   readonly signal?: AbortSignal;
+  /** Fan-out: local reads shared with the other hosts' pushes; `party` is this host's number. */
+  readonly sharedReads?: { readonly reads: SharedReads; readonly party: number };
 }
 
 export interface DiffResult {
@@ -69,7 +72,9 @@ export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 
 export async function push(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const sent = { bytes: 0 };
-  const result = await withRetries(() => pushOnce(options, sent), {
+  const shared = options.sharedReads;
+  const attempt = () => pushOnce(options, sent).finally(() => shared?.reads.leave(shared.party));
+  const result = await withRetries(attempt, {
     retries: options.retries,
     progress: () => sent.bytes,
     signal: options.signal,
@@ -93,6 +98,11 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
   const state = await keepVerifiedStagedRanges(probed, remote, local);
   const plan = planTransfer(models, state, options.rangeSize);
   checkFreeSpace(plan, state.freeBytes, remote.where);
+  const shared = options.sharedReads;
+  shared?.reads.expect(
+    shared.party,
+    plan.blobs.filter((b) => !isSmallBlob(b)).flatMap((b) => b.ranges.map((range) => ({ path: local.blobPath(b.descriptor.digest), range }))),
+  );
   if (!state.hasher && plan.blobs.some((b) => b.status !== 'present')) {
     throw new PushError(`${remote.transport.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
       side: 'remote',

@@ -99,6 +99,7 @@ async function writeRange(
     range,
     trailer: END_MARK,
     ...(context.bandwidthLimit ? { throttle: (n: number) => context.bandwidthLimit!.take(n) } : {}),
+    ...(context.sharedReads ? { source: context.sharedReads.reads.sourceFor(context.sharedReads.party) } : {}),
     onBytes: (n) => {
       read += n;
       context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });

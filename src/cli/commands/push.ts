@@ -6,6 +6,7 @@ import type { LocalModel, LocalStore } from '../../store/local-store.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { chooseJobs } from '../../transfer/parallelism.js';
 import { push, type PushResult } from '../../transfer/push.js';
+import { SharedReads } from '../../transfer/shared-reads.js';
 import { openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB, type RangeArgs, rangeOptions, type SendingArgs, sendingOptions } from '../options.js';
@@ -38,14 +39,16 @@ export const pushCommand: CommandModule<object, PushArgs> = {
 
 /** Several --host: every host at once, each with its own connection, retries and summary; one failing does not stop the others. */
 async function fanOut(destinations: PushArgs[], local: LocalStore, models: LocalModel[], rate: number, args: PushArgs): Promise<number> {
+  const reads = new SharedReads(destinations.length);
   const results = await Promise.all(
-    destinations.map(async (destination) => {
+    destinations.map(async (destination, party) => {
       const prefix = `[${destination.host}] `;
       const reporter = createReporter(args.quiet, prefixedLines(prefix));
       try {
-        const result = await pushToOne({ ...destination, json: false }, local, models, rate, reporter);
+        const result = await pushToOne({ ...destination, json: false }, local, models, rate, reporter, { reads, party });
         return { host: destination.host!, result };
       } catch (error) {
+        reads.leave(party);
         const message = error instanceof Error ? error.message : String(error);
         if (args.verbose && error instanceof Error) process.stderr.write(`${prefix}${error.stack}\n`);
         return { host: destination.host!, error: message, exitCode: error instanceof PushError ? error.exitCode : EXIT.failure };
@@ -54,7 +57,7 @@ async function fanOut(destinations: PushArgs[], local: LocalStore, models: Local
   );
   if (args.json) {
     const doc = results.map((r) => ('result' in r && r.result ? { host: r.host, ok: true, ...pushJson(r.result, models) } : { host: r.host, ok: false, error: r.error }));
-    process.stdout.write(`${JSON.stringify({ hosts: doc }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ hosts: doc, localBytesRead: reads.bytesRead }, null, 2)}\n`);
   } else {
     // Each host's own lines (and its summary) went out with its prefix; failures are said once here.
     for (const r of results) if ('error' in r) process.stderr.write(`${r.host}: FAILED: ${r.error}\n`);
@@ -64,7 +67,14 @@ async function fanOut(destinations: PushArgs[], local: LocalStore, models: Local
   return failed.some((r) => 'exitCode' in r && r.exitCode === EXIT.interrupted) ? EXIT.interrupted : EXIT.failure;
 }
 
-async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[], rate: number, reporter: Reporter): Promise<PushResult> {
+async function pushToOne(
+  args: PushArgs,
+  local: LocalStore,
+  models: LocalModel[],
+  rate: number,
+  reporter: Reporter,
+  sharedReads?: { reads: SharedReads; party: number },
+): Promise<PushResult> {
   const remote = await openDestination(args, reporter.line).catch((error: unknown) => {
     reporter.stop();
     throw error;
@@ -86,6 +96,7 @@ async function pushToOne(args: PushArgs, local: LocalStore, models: LocalModel[]
         createRemotePath: args.mkdir,
         retries: args.retries,
         signal: stopped.signal,
+        ...(sharedReads ? { sharedReads } : {}),
         ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
         onEvent: reporter.onEvent,
       });
