@@ -32,6 +32,18 @@ const TAKE_LOCK = `take_lock() {
 }
 `;
 
+/** `sha256_of [FILE]`: the hex sha256 of FILE (or stdin) with the tool named in $hasher. */
+export const SHA256_OF = `sha256_of() {
+  case $hasher in
+    openssl) set -- openssl dgst -sha256 -r "$@" ;;
+    sha256sum) set -- sha256sum "$@" ;;
+    shasum) set -- shasum -a 256 "$@" ;;
+    *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; return 1 ;;
+  esac
+  "$@" | cut -c1-64
+}
+`;
+
 /**
  * args: root create manifestCount manifestPath... hex...; prints the layout, tools, free space, the sha256
  * of each given manifest (relative to manifests/), and each blob's published size and staged ranges.
@@ -46,15 +58,13 @@ if [ -d "$root/models" ] || [ -f "$root/id_ed25519" ]; then root=$root/models; e
 [ -d "$root" ] || [ "$create" != 1 ] || mkdir -p -- "$root" || exit 1
 for t in openssl sha256sum shasum xxhsum; do command -v "$t" >/dev/null 2>&1 && echo "tool $t"; done
 echo "free $(df -Pk "$given" 2>/dev/null | awk 'NR==2 {print $4}')"
-sum() {
-  if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1"
-  elif command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"
-  else shasum -a 256 "$1"; fi 2>/dev/null | cut -c1-64
-}
-i=0
+hasher=none
+# The last one found wins: openssl (fastest) before sha256sum before shasum, as the client picks.
+for t in shasum sha256sum openssl; do command -v "$t" >/dev/null 2>&1 && hasher=$t; done
+${SHA256_OF}i=0
 while [ "$i" -lt "$nman" ]; do
   m=$root/manifests/$1; shift
-  if [ -f "$m" ]; then echo "manifest $i $(sum "$m")"; else echo "manifest $i -"; fi
+  if [ -f "$m" ]; then echo "manifest $i $(sha256_of "$m" 2>/dev/null)"; else echo "manifest $i -"; fi
   i=$((i + 1))
 done
 st=$root/.ollama-push
@@ -115,14 +125,7 @@ mkdir -p "$d" || exit 1
 [ "$size" = 0 ] && : > "$d/data"
 actual=$(wc -c < "$d/data" 2>/dev/null | tr -d ' ')
 if [ "$actual" != "$size" ]; then rm -rf "$d"; rm -rf "$st/sha256-$h.lock"; echo "mismatch size:\${actual:-0}"; exit 0; fi
-case $followed/$hasher in
-  $h/*) sum=$h ;;
-  */openssl) sum=$(openssl dgst -sha256 -r "$d/data") ;;
-  */sha256sum) sum=$(sha256sum "$d/data") ;;
-  */shasum) sum=$(shasum -a 256 "$d/data") ;;
-  *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; exit 1 ;;
-esac || exit 1
-sum=$(printf '%s' "$sum" | cut -c1-64)
+${SHA256_OF}if [ "$followed" = "$h" ]; then sum=$h; else sum=$(sha256_of "$d/data") || exit 1; fi
 if [ "$sum" != "$h" ]; then rm -rf "$d"; rm -rf "$st/sha256-$h.lock"; echo "mismatch sha256:$sum"; exit 0; fi
 mkdir -p "$root/blobs" && chmod 644 "$d/data" && touch "$d/data" || exit 1
 [ -z "$co" ] || chown "$co" "$root/blobs" "$d/data" || exit 1
@@ -153,17 +156,12 @@ echo published
 `;
 
 /** args: root algorithm hex:start:end...; prints `hex:start:end <hash>` of each staged range (xxh64 or sha256). */
-export const HASH_STAGED = `root=$1; algo=$2; shift 2
-for r in "$@"; do
+export const HASH_STAGED = `root=$1; algo=$2; hasher=$2; shift 2
+${SHA256_OF}for r in "$@"; do
   h=\${r%%:*}; rest=\${r#*:}; start=\${rest%%:*}; end=\${rest#*:}
   f=$root/.ollama-push/sha256-$h/data
   range() { dd if="$f" bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start)); }
-  case $algo in
-    xxhsum) sum=$(range | xxhsum -H64 | cut -c1-16) ;;
-    openssl) sum=$(range | openssl dgst -sha256 -r | cut -c1-64) ;;
-    sha256sum) sum=$(range | sha256sum | cut -c1-64) ;;
-    *) sum=$(range | shasum -a 256 | cut -c1-64) ;;
-  esac
+  if [ "$algo" = xxhsum ]; then sum=$(range | xxhsum -H64 | cut -c1-16); else sum=$(range | sha256_of); fi
   echo "$r $sum"
 done
 `;
@@ -193,11 +191,7 @@ emit() {
     dd if="$d/data" bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start))
   done
 }
-case $hasher in
-  openssl) emit "$@" | openssl dgst -sha256 -r ;;
-  sha256sum) emit "$@" | sha256sum ;;
-  *) emit "$@" | shasum -a 256 ;;
-esac | cut -c1-64
+${SHA256_OF}emit "$@" | sha256_of
 `;
 
 /**
@@ -207,7 +201,7 @@ esac | cut -c1-64
  */
 export const SMALL_BLOBS = `umask 022
 root=$1; hasher=$2; co=$3; shift 3
-st=$root/.ollama-push
+${SHA256_OF}st=$root/.ollama-push
 mkdir -p "$st" "$root/blobs" || exit 1
 for b in "$@"; do
   h=\${b%:*}; size=\${b#*:}
@@ -215,12 +209,7 @@ for b in "$@"; do
   if [ -f "$f" ] && [ "$(wc -c < "$f" | tr -d ' ')" = "$size" ]; then head -c "$size" > /dev/null; echo "$h published"; continue; fi
   tmp=$st/small.$$.$h
   head -c "$size" > "$tmp" || { rm -f "$tmp"; exit 1; }
-  case $hasher in
-    openssl) sum=$(openssl dgst -sha256 -r "$tmp") ;;
-    sha256sum) sum=$(sha256sum "$tmp") ;;
-    *) sum=$(shasum -a 256 "$tmp") ;;
-  esac
-  sum=$(printf '%s' "$sum" | cut -c1-64)
+  sum=$(sha256_of "$tmp") || exit 1
   if [ "$sum" != "$h" ]; then rm -f "$tmp"; echo "$h mismatch $sum"; continue; fi
   chmod 644 "$tmp" || exit 1
   [ -z "$co" ] || chown "$co" "$root/blobs" "$tmp" || exit 1
