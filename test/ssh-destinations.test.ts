@@ -105,6 +105,24 @@ Host via-jump
     }
   });
 
+  it('looks the host key up under HostKeyAlias when the config gives one', async () => {
+    const config = join(sshd.home, '.ssh', 'config');
+    const knownHosts = join(sshd.home, '.ssh', 'known_hosts');
+    const [savedConfig, savedKnown] = [await readFile(config), await readFile(knownHosts)];
+    await writeFile(config, `${savedConfig}\nHost keyed\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentityFile ~/.ssh/id_ed25519\n  HostKeyAlias my-node-key\n`);
+    try {
+      await writeFile(knownHosts, '');
+      const unknown = await push(['--host', 'keyed']);
+      expect(unknown.stderr).toMatch(/unknown host key for my-node-key:/);
+      await writeFile(knownHosts, `my-node-key ${sshd.hostKeyLine}\n`);
+      const known = await push(['--host', 'keyed']);
+      expect(known.code, known.stderr).toBe(0);
+    } finally {
+      await writeFile(config, savedConfig);
+      await writeFile(knownHosts, savedKnown);
+    }
+  });
+
   it('refuses a changed host key loudly, whatever the flags', async () => {
     const knownHosts = join(sshd.home, '.ssh', 'known_hosts');
     const saved = await readFile(knownHosts);

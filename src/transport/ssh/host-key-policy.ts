@@ -28,27 +28,43 @@ export function keyBlobType(blob: Buffer): string {
 }
 
 /** The known_hosts line accept-new appends: hashed when the config says HashKnownHosts yes, as OpenSSH does. */
-function recordedLine(target: ResolvedSsh, type: string, key: Buffer): string {
-  if (target.hashKnownHosts) return knownHostsLine(target.hostName, target.port, type, key);
-  const name = target.port === 22 ? target.hostName : `[${target.hostName}]:${target.port}`;
-  return `${name} ${type} ${key.toString('base64')}`;
+function recordedLine(lookup: HostLookup, hashed: boolean, type: string, key: Buffer): string {
+  if (hashed) return knownHostsLine(lookup.name, lookup.port, type, key);
+  return `${lookup.where} ${type} ${key.toString('base64')}`;
+}
+
+interface HostLookup {
+  readonly name: string;
+  /** 22 means the name is used as it is; another port makes it `[name]:port`. */
+  readonly port: number;
+  /** The name as known_hosts has it. */
+  readonly where: string;
+}
+
+/**
+ * What OpenSSH looks the host up under: its HostName (after the alias is resolved), as `[name]:port`
+ * off port 22; or the HostKeyAlias exactly as written.
+ */
+function hostLookup(target: ResolvedSsh): HostLookup {
+  if (target.hostKeyAlias) return { name: target.hostKeyAlias, port: 22, where: target.hostKeyAlias };
+  return { name: target.hostName, port: target.port, where: target.port === 22 ? target.hostName : `[${target.hostName}]:${target.port}` };
 }
 
 /** Checks host keys against known_hosts like OpenSSH, appending new ones only for accept-new. */
 export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean, log: (line: string) => void): Promise<HostKeyPolicy> {
   const paths = [...target.userKnownHostsFiles, ...target.globalKnownHostsFiles];
   const files = await readKnownHostsFiles(paths);
-  // OpenSSH looks a host up under its HostName (after the alias is resolved), as [name]:port off port 22.
-  const names = [target.hostName];
-  const onFile = knownKeyTypes(files, names, target.port);
+  const lookup = hostLookup(target);
+  const names = [lookup.name];
+  const onFile = knownKeyTypes(files, names, lookup.port);
   const preferred = onFile.flatMap((t) => ALGORITHMS_FOR_TYPE[t] ?? [t]);
   let refused: PushError | undefined;
-  const where = target.port === 22 ? target.hostName : `[${target.hostName}]:${target.port}`;
+  const { where } = lookup;
   const mayAppend = acceptNew || target.strictHostKeyChecking === 'accept-new' || target.strictHostKeyChecking === 'no';
 
   const verify = (key: Buffer, done: (accept: boolean) => void) => {
     const type = keyBlobType(key);
-    const verdict = checkHostKey(files, names, target.port, type, key);
+    const verdict = checkHostKey(files, names, lookup.port, type, key);
     const fingerprint = fingerprintSha256(key);
     if (verdict.status === 'match') return done(true);
     if (verdict.status === 'revoked') {
@@ -75,7 +91,7 @@ export async function hostKeyPolicy(target: ResolvedSsh, acceptNew: boolean, log
     const file = target.userKnownHostsFiles[0];
     if (!file) return done(true);
     mkdir(dirname(file), { recursive: true, mode: 0o700 })
-      .then(() => appendFile(file, `${recordedLine(target, type, key)}\n`, { mode: 0o600 }))
+      .then(() => appendFile(file, `${recordedLine(lookup, target.hashKnownHosts, type, key)}\n`, { mode: 0o600 }))
       .then(
         () => {
           log(`added the host key of ${where} (${type} ${fingerprint}) to ${file}`);

@@ -34,6 +34,8 @@ export interface ResolvedSsh {
   connectTimeoutMs: number | undefined;
   serverAliveIntervalMs: number | undefined;
   hashKnownHosts: boolean;
+  /** HostKeyAlias: the name to look the host key up under instead of HostName (and port). */
+  hostKeyAlias: string | undefined;
 }
 
 export interface ResolveOptions {
@@ -234,6 +236,7 @@ function toResolved(dump: Map<string, string[]>, alias: string, env: NodeJS.Proc
     connectTimeoutMs: milliseconds(first('connecttimeout')),
     serverAliveIntervalMs: milliseconds(first('serveraliveinterval')),
     hashKnownHosts: first('hashknownhosts') === 'yes',
+    hostKeyAlias: first('hostkeyalias'),
   };
 }
 
