@@ -1,6 +1,6 @@
 import type { LocalModel } from '../store/local-store.js';
 import { digestString, shortDigest } from '../store/digest.js';
-import { manifestId, manifestSize } from '../store/manifest.js';
+import { layerType, manifestId, manifestSize } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
 import { formatBytes } from '../progress/format.js';
 import { type BlobPlan, type ManifestPlan, type TransferPlan, upToDate } from '../transfer/plan.js';
@@ -20,10 +20,6 @@ export function blobJson(blob: BlobPlan) {
   };
 }
 
-/** `application/vnd.ollama.image.projector` -> `projector`. */
-export function layerType(mediaType: string): string {
-  return mediaType.startsWith('application/vnd.ollama.image.') ? mediaType.slice(29) : mediaType.includes('container.image') ? 'config' : mediaType;
-}
 
 export function formatPlanTable(plan: TransferPlan): string {
   const rows = plan.blobs.map((b) => [

@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import { shortDigest } from '../store/digest.js';
 import type { Descriptor } from '../store/manifest.js';
 import type { PushEvent } from '../transfer/events.js';
-import { layerType } from '../cli/plan-output.js';
+import { layerType } from '../store/manifest.js';
 import { formatBytes, formatDuration } from './format.js';
 import { EventLines } from './event-lines.js';
 import { Throughput } from './throughput.js';

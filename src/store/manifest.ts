@@ -75,3 +75,8 @@ export function manifestId(manifest: Manifest): string {
 export function manifestSize(manifest: Manifest): number {
   return manifestBlobs(manifest).reduce((sum, d) => sum + d.size, 0);
 }
+
+/** `application/vnd.ollama.image.projector` -> `projector`. */
+export function layerType(mediaType: string): string {
+  return mediaType.startsWith('application/vnd.ollama.image.') ? mediaType.slice(29) : mediaType.includes('container.image') ? 'config' : mediaType;
+}
