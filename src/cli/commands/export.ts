@@ -16,7 +16,7 @@ interface ExportArgs extends LocalArgs {
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export <models..>',
-  describe: 'Write models to a tar (blobs, then manifests) for an air-gapped copy: tar -x it into a models dir, or ollama-push import it',
+  describe: 'Write models to a tar (blobs, then manifests) for an air-gapped copy: ollama-push import it, or tar -x it into an empty dir',
   builder: (yargs) =>
     localOptions(yargs)
       .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b llama3.2:1b' })
