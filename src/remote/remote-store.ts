@@ -4,7 +4,7 @@ import { type Digest, digestString } from '../store/digest.js';
 import type { Manifest } from '../store/manifest.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
-import type { RunResult, Transport } from '../transport/transport.js';
+import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
 import { RangeWriter } from './range-writer.js';
 import { COMMIT_BLOB, HASH_FOLLOW, HASH_STAGED, PROBE, PUBLISH_MANIFEST, RANGE_WRITER, SMALL_BLOBS, TAKE_LOCK_ONLY } from './remote-scripts.js';
 import { shellCommand } from './shell-quote.js';
@@ -93,7 +93,7 @@ export class RemoteStore {
   }
 
   async takeLock(digest: Digest, size: number, lock: LockIdentity): Promise<LockOutcome> {
-    const { stdout } = await this.exec(TAKE_LOCK_ONLY, [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock)], undefined, digest);
+    const { stdout } = await this.exec(TAKE_LOCK_ONLY, [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock)], { digest });
     const out = stdout.toString('utf8').trim();
     if (out === 'acquired' || out === 'published') return out;
     if (out.startsWith('busy')) return { busy: out.slice(5) };
@@ -103,7 +103,7 @@ export class RemoteStore {
   /** A long-lived writer for ranges (see RANGE_WRITER): one per channel, reused for every range it is given. */
   openRangeWriter(owner: string): RangeWriter {
     const args = [this.modelsDir, owner, String(this.options.staleLockMinutes ?? 2)];
-    return new RangeWriter((stdin, onStdout) => this.exec(RANGE_WRITER, args, stdin, undefined, onStdout));
+    return new RangeWriter((stdin, onStdout) => this.exec(RANGE_WRITER, args, { stdin, onStdout }));
   }
 
   /**
@@ -112,7 +112,7 @@ export class RemoteStore {
    */
   async sendSmallBlobs(blobs: readonly { digest: Digest; size: number }[], data: Readable): Promise<Map<string, string>> {
     const args = [this.modelsDir, this.hasher ?? 'none', this.options.chown ?? '', ...blobs.map((b) => `${b.digest.hex}:${b.size}`)];
-    const { stdout } = await this.exec(SMALL_BLOBS, args, data);
+    const { stdout } = await this.exec(SMALL_BLOBS, args, { stdin: data });
     const mismatches = new Map<string, string>();
     const answered = new Set<string>();
     for (const line of stdout.toString('utf8').split('\n')) {
@@ -132,9 +132,10 @@ export class RemoteStore {
    */
   async followHash(digest: Digest, ranges: readonly ByteRange[], signal: AbortSignal): Promise<string> {
     const args = [this.modelsDir, digest.hex, this.hasher ?? 'none', ...ranges.map((r) => `${r.start}-${r.end}`)];
-    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', HASH_FOLLOW, 'ollama-push', ...args];
-    const result = await this.transport.run(shellCommand(words), { signal });
-    return result.code === 0 ? result.stdout.toString('utf8').trim() : '';
+    return this.exec(HASH_FOLLOW, args, { signal }).then(
+      ({ stdout }) => stdout.toString('utf8').trim(),
+      () => '',
+    );
   }
 
   /** Verifies the staged blob (unless `followed`, the sha256 followHash gave, is already its digest) and publishes it. */
@@ -142,8 +143,7 @@ export class RemoteStore {
     const { stdout } = await this.exec(
       COMMIT_BLOB,
       [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? '', followed],
-      undefined,
-      digest,
+      { digest },
     );
     const out = stdout.toString('utf8').trim();
     if (out === 'published') return out;
@@ -171,7 +171,7 @@ export class RemoteStore {
   /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
   async publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome> {
     const blobs = manifestBlobs(manifest).map((d) => `${d.digest.hex}:${d.size}`);
-    const { stdout } = await this.exec(PUBLISH_MANIFEST, [this.modelsDir, this.options.chown ?? '', ...manifestSegments(name), ...blobs], manifest.bytes);
+    const { stdout } = await this.exec(PUBLISH_MANIFEST, [this.modelsDir, this.options.chown ?? '', ...manifestSegments(name), ...blobs], { stdin: manifest.bytes });
     const out = stdout.toString('utf8').trim();
     if (out === 'published' || out === 'unchanged') return out;
     if (out.startsWith('missing ')) return { missing: out.slice(8) };
@@ -182,9 +182,11 @@ export class RemoteStore {
     return [lock.owner, String(this.options.staleLockMinutes ?? 2), lock.deadOwner ?? ''];
   }
 
-  private async exec(script: string, args: string[], stdin?: Readable | Buffer, digest?: Digest, onStdout?: (chunk: Buffer) => void): Promise<RunResult> {
+  /** Runs one script with its arguments (under sudo -n with --sudo); a failure becomes a PushError about `digest`. */
+  private async exec(script: string, args: string[], options: RunOptions & { digest?: Digest } = {}): Promise<RunResult> {
     const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', script, 'ollama-push', ...args];
-    const result = await this.transport.run(shellCommand(words), { ...(stdin === undefined ? {} : { stdin }), ...(onStdout ? { onStdout } : {}) });
+    const { digest, ...run } = options;
+    const result = await this.transport.run(shellCommand(words), run);
     if (result.code !== 0) throw this.commandError(result, digest);
     this.reached = true;
     return result;

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { PushError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
-import type { RemoteStore } from '../remote/remote-store.js';
+import type { ByteRange, RemoteStore } from '../remote/remote-store.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
@@ -13,7 +13,7 @@ import { withRetries } from './retry.js';
 import { sendBlob } from './send-blob.js';
 import type { SharedReads } from './shared-reads.js';
 import { isSmallBlob, sendSmallBlobs } from './small-blobs.js';
-import { keepVerifiedStagedRanges } from './staged-check.js';
+import { keepVerifiedStagedRanges, stagedRangeKey } from './staged-check.js';
 import { WriterPool } from './writer-pool.js';
 
 export interface TransferOptions {
@@ -71,7 +71,7 @@ export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 
  */
 export async function push(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
-  const sent = { bytes: 0 };
+  const sent: Progress = { bytes: 0, written: new Set() };
   const shared = options.sharedReads;
   const attempt = () => pushOnce(options, sent).finally(() => shared?.reads.leave(shared.party));
   const result = await withRetries(attempt, {
@@ -83,7 +83,13 @@ export async function push(options: PushOptions): Promise<PushResult> {
   return { ...result, bytesSent: sent.bytes, seconds: (performance.now() - started) / 1000 };
 }
 
-async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
+/** What all attempts of one push have moved: the bytes, and the ranges the destination confirmed. */
+interface Progress {
+  bytes: number;
+  readonly written: Set<string>;
+}
+
+async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
   const { local, remote, models, onEvent } = options;
   const descriptors = distinctBlobs(models);
   for (const blob of descriptors) await local.checkBlob(blob.digest, blob.size);
@@ -95,7 +101,7 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
       { side: 'usage' },
     );
   }
-  const state = await keepVerifiedStagedRanges(probed, remote, local);
+  const state = await keepVerifiedStagedRanges(probed, remote, local, sent.written);
   const plan = planTransfer(models, state, options.rangeSize);
   checkFreeSpace(plan, state.freeBytes, remote.where);
   const shared = options.sharedReads;
@@ -116,8 +122,11 @@ async function pushOnce(options: PushOptions, sent: { bytes: number }): Promise<
   const writers = new WriterPool(remote, lockOwner);
   const followLimit = pLimit(1);
   const canFollow = state.hasher !== undefined;
-  const send = (blob: BlobPlan) =>
-    sendBlob(blob, { ...options, rangeLimit, commitLimit, writers, followLimit, canFollow, countSent: (n) => (sent.bytes += n) });
+  const rangeWritten = (hex: string, range: ByteRange) => {
+    sent.bytes += range.end - range.start;
+    sent.written.add(stagedRangeKey(hex, range));
+  };
+  const send = (blob: BlobPlan) => sendBlob(blob, { ...options, rangeLimit, commitLimit, writers, followLimit, canFollow, rangeWritten });
 
   const small = plan.blobs.filter(isSmallBlob);
   const smallSent = small.length > 0 ? sendSmallBlobs(small, options, (n) => (sent.bytes += n)) : Promise.resolve(new Map<string, unknown>());

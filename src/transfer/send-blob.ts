@@ -18,8 +18,8 @@ export interface SendContext extends PushOptions, FollowContext {
   readonly rangeLimit: ReturnType<typeof pLimit>;
   readonly commitLimit: ReturnType<typeof pLimit>;
   readonly writers: WriterPool;
-  /** Counts payload bytes of ranges the destination confirmed written. */
-  readonly countSent: (bytes: number) => void;
+  /** Told of each range the destination confirmed written (its bytes count as sent). */
+  readonly rangeWritten: (hex: string, range: ByteRange) => void;
 }
 
 /** Sends one large blob: its missing ranges through the writers, then verifies and publishes it. */
@@ -109,7 +109,7 @@ async function writeRange(
     context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
     throw error;
   });
-  if (outcome === 'written') context.countSent(range.end - range.start);
+  if (outcome === 'written') context.rangeWritten(digest.hex, range);
   else context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });
   return outcome;
 }

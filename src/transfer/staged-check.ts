@@ -1,19 +1,30 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import type { ByteRange, RemoteBlobState, RemoteState, RemoteStore } from '../remote/remote-store.js';
 import type { Digest } from '../store/digest.js';
 import type { LocalStore } from '../store/local-store.js';
+import { fileRange } from './local-blob-reader.js';
+
+/** How a staged range is named among those this run already saw written: `hex:start:end`. */
+export const stagedRangeKey = (hex: string, range: ByteRange) => `${hex}:${range.start}:${range.end}`;
 
 /**
  * Checks the ranges earlier runs staged on the destination against the local blobs, before resuming
  * from them: the destination hashes them (xxh64 where it has xxhsum, else sha256), and only the ranges
  * that match stay staged. A staged range that was damaged is sent again instead of failing the final
- * sha256 check of the whole blob.
+ * sha256 check of the whole blob. Ranges this run itself saw written (`trusted`, before a reconnect)
+ * are kept without reading them again.
  */
-export async function keepVerifiedStagedRanges(state: RemoteState, remote: RemoteStore, local: LocalStore): Promise<RemoteState> {
+export async function keepVerifiedStagedRanges(
+  state: RemoteState,
+  remote: RemoteStore,
+  local: LocalStore,
+  trusted: ReadonlySet<string>,
+): Promise<RemoteState> {
   const staged = [...state.blobs].flatMap(([hex, blob]) =>
-    blob.publishedSize === undefined ? blob.stagedRanges.map((range) => ({ digest: { hex } as Digest, range })) : [],
+    blob.publishedSize === undefined
+      ? blob.stagedRanges.filter((range) => !trusted.has(stagedRangeKey(hex, range))).map((range) => ({ digest: { hex } as Digest, range }))
+      : [],
   );
   if (staged.length === 0) return state;
   const { algorithm, hashes } = await remote.hashStagedRanges(staged);
@@ -21,9 +32,10 @@ export async function keepVerifiedStagedRanges(state: RemoteState, remote: Remot
   for (const [hex, blob] of state.blobs) {
     const good: ByteRange[] = [];
     for (const range of blob.stagedRanges) {
-      const remoteHash = hashes.get(`${hex}:${range.start}:${range.end}`);
+      const key = stagedRangeKey(hex, range);
+      const remoteHash = hashes.get(key);
       const path = local.blobPath({ hex });
-      if (remoteHash && remoteHash === (await hashRange(path, range, algorithm).catch(() => undefined))) good.push(range);
+      if (trusted.has(key) || (remoteHash && remoteHash === (await hashRange(path, range, algorithm).catch(() => undefined)))) good.push(range);
     }
     blobs.set(hex, { ...blob, stagedRanges: good });
   }
@@ -31,13 +43,13 @@ export async function keepVerifiedStagedRanges(state: RemoteState, remote: Remot
 }
 
 async function hashRange(path: string, range: ByteRange, algorithm: 'xxh64' | 'sha256'): Promise<string> {
-  const stream = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1024 * 1024 });
+  const stream = fileRange(path, range);
   if (algorithm === 'sha256') {
     const hash = createHash('sha256');
-    for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+    for await (const chunk of stream) hash.update(chunk);
     return hash.digest('hex');
   }
   const hash = (await xxhash()).create64();
-  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+  for await (const chunk of stream) hash.update(chunk);
   return hash.digest().toString(16).padStart(16, '0');
 }
