@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { extract as tarExtract, type Extract } from 'tar-stream';
 import { EXIT, PushError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
@@ -11,7 +10,8 @@ import { type Descriptor, type Manifest, manifestBlobs, manifestId, parseManifes
 import { displayName, type ModelName } from '../store/model-name.js';
 import type { BandwidthLimit } from '../transfer/bandwidth-limit.js';
 import type { PushEventListener } from '../transfer/events.js';
-import { isDeadOwner, lockOwner } from '../transfer/lock-owner.js';
+import { lockOwner } from '../transfer/lock-owner.js';
+import { takeBlobLock } from '../transfer/blob-lock.js';
 import { type BlobPlan, planBlob } from '../transfer/plan.js';
 import { withRetries } from '../transfer/retry.js';
 import { WriterPool } from '../transfer/writer-pool.js';
@@ -55,7 +55,6 @@ export interface ImportResult {
   readonly seconds: number;
 }
 
-const BUSY_POLL_MS = 1000;
 /** Refreshes the blob's lock while one long range is written (another run takes a lock idle for minutes). */
 const HEARTBEAT_MS = 30_000;
 /** Ollama manifests are a few KB; anything this big is not one. */
@@ -236,7 +235,7 @@ async function importBlob(digest: Digest, size: number, reader: EntryReader, con
   const blob = planBlob(descriptor, undefined, [], Number.MAX_SAFE_INTEGER);
 
   // The lock's answer doubles as the presence check: `published` when the blob is in place with this size.
-  if ((await acquireLock(blob, context)) === 'published') {
+  if ((await takeBlobLock(context.remote, blob, context.lock, context.onEvent)) === 'published') {
     progress(context, hex, await reader.drain());
     context.blobs.set(hex, { digest: digestString(digest), size, status: 'present' });
     return;
@@ -297,19 +296,6 @@ async function importBlob(digest: Digest, size: number, reader: EntryReader, con
 }
 
 /** The blob's lock, or `published`; waits while another live run writes it, as push does. */
-async function acquireLock(blob: BlobPlan, context: ImportContext): Promise<'acquired' | 'published'> {
-  const { digest, size } = blob.descriptor;
-  for (;;) {
-    const outcome = await context.remote.takeLock(digest, size, context.lock);
-    if (outcome === 'published' || outcome === 'acquired') return outcome;
-    if (isDeadOwner(outcome.busy) && context.lock.deadOwner !== outcome.busy) {
-      context.lock.deadOwner = outcome.busy; // a run of this machine that is gone holds nothing: take its lock now
-      continue;
-    }
-    context.onEvent?.({ type: 'blob-wait', blob, owner: outcome.busy });
-    await sleep(BUSY_POLL_MS);
-  }
-}
 
 /**
  * The entry's bytes, hashed on the way; the trailer that marks the range written follows only when the

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pLimit from 'p-limit';
 import { PushError } from '../errors.js';
 import type { RangeWriter } from '../remote/range-writer.js';
@@ -7,12 +6,11 @@ import type { ByteRange, LockIdentity, WriteOutcome } from '../remote/remote-sto
 import { digestString } from '../store/digest.js';
 import { type FollowContext, followBlob } from './hash-follower.js';
 import { corruptLocalBlob, hashLocalBlob, readBlobRange } from './local-blob-reader.js';
-import { isDeadOwner, lockOwner } from './lock-owner.js';
+import { lockOwner } from './lock-owner.js';
+import { takeBlobLock } from './blob-lock.js';
 import { type BlobPlan, planBlob } from './plan.js';
 import type { PushOptions } from './push.js';
 import type { WriterPool } from './writer-pool.js';
-
-const BUSY_POLL_MS = 1000;
 
 export interface SendContext extends PushOptions, FollowContext {
   readonly rangeLimit: ReturnType<typeof pLimit>;
@@ -119,16 +117,8 @@ async function writeRange(
  * Otherwise wait until the other run publishes the blob or its lock goes stale, then re-read what is staged.
  */
 async function waitForLock(blob: BlobPlan, owner: string, lock: { owner: string; deadOwner?: string }, context: SendContext): Promise<BlobPlan> {
-  const { digest, size } = blob.descriptor;
-  for (let holder = owner; ; ) {
-    if (isDeadOwner(holder)) lock.deadOwner = holder;
-    const outcome = await context.remote.takeLock(digest, size, lock);
-    if (outcome === 'published') return { ...blob, status: 'present', ranges: [] };
-    if (outcome === 'acquired') break;
-    holder = outcome.busy;
-    context.onEvent?.({ type: 'blob-wait', blob, owner: holder });
-    await sleep(BUSY_POLL_MS);
-  }
+  const { digest } = blob.descriptor;
+  if ((await takeBlobLock(context.remote, blob, lock, context.onEvent, owner)) === 'published') return { ...blob, status: 'present', ranges: [] };
   const state = await context.remote.probe([digest], false);
   return planBlob(blob.descriptor, state.blobs.get(digest.hex), blob.models, context.rangeSize);
 }
