@@ -14,9 +14,15 @@ import { parseRate } from '../transfer/bandwidth-limit.js';
 
 const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
 
+/** A command's destination flags as yargs parses them: `--host` may repeat, so it is a list. */
+export type DestinationFlags<T extends DestinationArgs = DestinationArgs> = Omit<T, 'host'> & { host?: string[] | undefined };
+
+/** T with `host` narrowed to one host (a mapped type, not Omit, so yargs' index signature keeps the named flags). */
+type OneHost<T> = { [K in keyof T as K extends 'host' ? never : K]: T[K] } & { host: string | undefined };
+
 /** One set of destination flags per `--host` (yargs gives a list once the flag may repeat). */
-export function perHost<T extends DestinationArgs>(args: T): T[] {
-  const hosts = [args.host as string | string[] | undefined].flat().filter((h): h is string => h !== undefined);
+export function perHost<T extends { host?: string | readonly string[] | undefined }>(args: T): Array<OneHost<T>> {
+  const hosts = [args.host].flat().filter((h): h is string => h !== undefined);
   return hosts.length <= 1 ? [{ ...args, host: hosts[0] }] : hosts.map((host) => ({ ...args, host }));
 }
 

@@ -2,24 +2,25 @@ import type { CommandModule } from 'yargs';
 import { upToDate } from '../../transfer/plan.js';
 import { diff } from '../../transfer/push.js';
 import { EXIT, PushError, usageError } from '../../errors.js';
-import { openDestination, perHost } from '../destination.js';
+import { type DestinationFlags, openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
-import { DEFAULT_RANGE_MIB, type DestinationArgs, destinationOptions, MiB } from '../options.js';
+import { DEFAULT_RANGE_MIB, destinationOptions, MiB } from '../options.js';
 import { blobJson, formatManifestTable, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
 import { runCommand } from '../run-command.js';
 
-export interface DiffArgs extends DestinationArgs {
+export type DiffArgs = DestinationFlags & {
   models: string[];
   'exit-code': boolean;
-}
+};
 
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <models..>',
   describe: 'Show which blobs the destination lacks (writes nothing)',
   builder: (yargs) =>
     destinationOptions(yargs)
-      .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b' })
-      .option('exit-code', { type: 'boolean', default: false, describe: 'Exit 1 when something would be sent, 0 when up to date (like diff(1))' }) as never,
+      // demandOption only types what `<models..>` already demands (yargs' positional() ignores it).
+      .positional('models', { type: 'string', array: true, demandOption: true, describe: 'Model names, e.g. qwen3:4b' })
+      .option('exit-code', { type: 'boolean', default: false, describe: 'Exit 1 when something would be sent, 0 when up to date (like diff(1))' }),
   handler: (args) =>
     runCommand(args.verbose, () =>
       runDiff(args, args['exit-code']).catch((error: unknown) => {
@@ -42,7 +43,7 @@ function asTrouble(error: unknown): unknown {
 }
 
 /** Shared by `diff` and `push --dry-run`. With exitCode, trouble is 2 and "would send" is 1. */
-export async function runDiff(given: DestinationArgs & { models: string[] }, exitCode: boolean): Promise<number> {
+export async function runDiff(given: DestinationFlags & { models: string[] }, exitCode: boolean): Promise<number> {
   const [args, ...more] = perHost(given);
   if (more.length > 0 || !args) throw usageError('diff compares with one destination at a time; give one --host');
   const local = openLocalStore(args);

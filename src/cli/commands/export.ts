@@ -19,11 +19,12 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   describe: 'Write models to a tar (blobs, then manifests) for an air-gapped copy: ollama-push import it, or tar -x it into an empty dir',
   builder: (yargs) =>
     localOptions(yargs)
-      .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b llama3.2:1b' })
+      // demandOption only types what `<models..>` already demands (yargs' positional() ignores it).
+      .positional('models', { type: 'string', array: true, demandOption: true, describe: 'Model names, e.g. qwen3:4b llama3.2:1b' })
       .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'The tar to write (FILE.partial until it is complete), or - for stdout' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' })
       .example('ollama-push export qwen3:4b llama3.2:1b -o models.tar', 'one tar holding both models')
-      .example('ollama-push export qwen3:4b -o - | ssh airgap ollama-push import - --remote-path /srv/ollama/models', 'stream it into a store: verified, manifest last') as never,
+      .example('ollama-push export qwen3:4b -o - | ssh airgap ollama-push import - --remote-path /srv/ollama/models', 'stream it into a store: verified, manifest last'),
   handler: (args) =>
     runCommand(args.verbose, async () => {
       if (!args.output) throw usageError('-o needs a file name, or - for stdout');

@@ -6,21 +6,22 @@ import { usageError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter } from '../../progress/reporter.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
-import { openDestination, perHost } from '../destination.js';
+import { type DestinationFlags, openDestination, perHost } from '../destination.js';
 import { type DestinationArgs, destinationOptions, MiB, type SendingArgs, sendingOptions } from '../options.js';
 import { interruptible } from '../interruptible.js';
 import { runCommand } from '../run-command.js';
 
-type ImportArgs = DestinationArgs & SendingArgs & { archive: string };
+type ImportArgs = DestinationFlags<DestinationArgs & SendingArgs> & { archive: string };
 
 export const importCommand: CommandModule<object, ImportArgs> = {
   command: 'import <archive>',
   describe: 'Send a tar made by export (a file, or - for stdin) to the destination: only the blobs it lacks, verified, manifests last',
   builder: (yargs) =>
     sendingOptions(destinationOptions(yargs))
-      .positional('archive', { type: 'string', describe: 'The tar to read, or - for stdin' })
+      // demandOption only types what `<archive>` already demands (yargs' positional() ignores it).
+      .positional('archive', { type: 'string', demandOption: true, describe: 'The tar to read, or - for stdin' })
       .example('ollama-push import models.tar --host homelab-1 --remote-path /var/mnt/local-hostpath/pvc-6f1c2a9e', 'into a PVC dir over SSH')
-      .example('ssh jumpbox cat models.tar | ollama-push import - --remote-path /srv/ollama/models', 'from stdin into a local models dir') as never,
+      .example('ssh jumpbox cat models.tar | ollama-push import - --remote-path /srv/ollama/models', 'from stdin into a local models dir'),
   handler: (args) =>
     runCommand(args.verbose, async () => {
       const [destination, ...more] = perHost(args);

@@ -14,7 +14,7 @@ interface ListArgs extends LocalArgs {
 export const listCommand: CommandModule<object, ListArgs> = {
   command: 'list',
   describe: 'List the models in the local store, as ollama list names them',
-  builder: (yargs) => localOptions(yargs).option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as never,
+  builder: (yargs) => localOptions(yargs).option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   handler: (args) =>
     runCommand(args.verbose, async () => {
       const local = openLocalStore(args);

@@ -7,7 +7,7 @@ import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { chooseJobs } from '../../transfer/parallelism.js';
 import { push, type PushResult } from '../../transfer/push.js';
 import { SharedReads } from '../../transfer/shared-reads.js';
-import { openDestination, perHost } from '../destination.js';
+import { type DestinationFlags, openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type DestinationArgs, destinationOptions, MiB, type RangeArgs, rangeOptions, type SendingArgs, sendingOptions } from '../options.js';
 import { blobJson, modelJson } from '../plan-output.js';
@@ -16,14 +16,17 @@ import { runCommand } from '../run-command.js';
 import { runDiff } from './diff.js';
 
 type PushArgs = DestinationArgs & SendingArgs & RangeArgs & { models: string[]; 'dry-run': boolean };
+/** PushArgs as yargs parses them, before perHost: `--host` may repeat. */
+type PushFlags = DestinationFlags<PushArgs>;
 
-export const pushCommand: CommandModule<object, PushArgs> = {
+export const pushCommand: CommandModule<object, PushFlags> = {
   command: ['push <models..>', '$0 <models..>'],
   describe: 'Copy models to the destination: only the blobs it lacks, verified, manifest last',
   builder: (yargs) =>
     rangeOptions(sendingOptions(destinationOptions(yargs)))
-      .positional('models', { type: 'string', array: true, describe: 'Model names, e.g. qwen3:4b hf.co/org/Repo-GGUF:Q4_K_M' })
-      .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Show what would be sent (like diff); write nothing' }) as never,
+      // demandOption only types what `<models..>` already demands (yargs' positional() ignores it).
+      .positional('models', { type: 'string', array: true, demandOption: true, describe: 'Model names, e.g. qwen3:4b hf.co/org/Repo-GGUF:Q4_K_M' })
+      .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Show what would be sent (like diff); write nothing' }),
   handler: (args) =>
     runCommand(args.verbose, async () => {
       if (args['dry-run']) return runDiff(args, false);
@@ -38,7 +41,7 @@ export const pushCommand: CommandModule<object, PushArgs> = {
 };
 
 /** Several --host: every host at once, each with its own connection, retries and summary; one failing does not stop the others. */
-async function fanOut(destinations: PushArgs[], local: LocalStore, models: LocalModel[], rate: number, args: PushArgs): Promise<number> {
+async function fanOut(destinations: PushArgs[], local: LocalStore, models: LocalModel[], rate: number, args: PushFlags): Promise<number> {
   const reads = new SharedReads(destinations.length);
   const results = await Promise.all(
     destinations.map(async (destination, party) => {
