@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { runTimed } from './processes.js';
 import type { Scenario, SshSite } from './ssh-site.js';
-import type { SyntheticStore } from './synthetic-store.js';
+import type { SyntheticStore } from '../test/harness/synthetic-store.js';
 
 export type MethodName = 'ollama-push' | 'rsync' | 'scp' | 'ssh-cat';
 

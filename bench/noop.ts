@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ollamaPushArgs } from './methods.js';
 import { runTimed } from './processes.js';
 import type { Scenario, ScenarioName, SshSite } from './ssh-site.js';
-import type { SyntheticStore } from './synthetic-store.js';
+import type { SyntheticStore } from '../test/harness/synthetic-store.js';
 
 export interface NoopRuns {
   readonly scenario: ScenarioName;

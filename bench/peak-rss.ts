@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ollamaPushArgs } from './methods.js';
 import { runTimed } from './processes.js';
 import type { Scenario, SshSite } from './ssh-site.js';
-import type { SyntheticStore } from './synthetic-store.js';
+import type { SyntheticStore } from '../test/harness/synthetic-store.js';
 
 /** GNU time reports the child's exact peak RSS (getrusage ru_maxrss), which polling /proc could miss. */
 const GNU_TIME = '/usr/bin/time';

@@ -10,7 +10,7 @@ import { canMeasurePeakRss, measurePeakRss, type PeakRss } from './peak-rss.js';
 import { killRunning } from './processes.js';
 import { type BenchReport, formatReport, sequentialRoundTrips, summarizeNoop, summarizeTransfers, writeReport } from './report.js';
 import { startSshSite, type SshSite } from './ssh-site.js';
-import { type SyntheticStore, writeSyntheticStore } from './synthetic-store.js';
+import { type SyntheticStore, writeSyntheticStore } from '../test/harness/synthetic-store.js';
 import { onTeardown, teardown, teardownOnSignals } from './teardown.js';
 import { measureTransfers } from './transfers.js';
 

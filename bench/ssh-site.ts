@@ -1,7 +1,7 @@
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSshd } from '../test/harness/sshd.js';
-import { startTcpProxy } from './tcp-proxy.js';
+import { startTcpProxy } from '../test/harness/tcp-proxy.js';
 
 export type ScenarioName = 'loopback' | 'proxy';
 

@@ -2,7 +2,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { METHODS, type MethodName, type TransferMethod } from './methods.js';
 import type { ScenarioName, SshSite } from './ssh-site.js';
-import type { SyntheticStore } from './synthetic-store.js';
+import type { SyntheticStore } from '../test/harness/synthetic-store.js';
 
 export interface TransferRuns {
   readonly method: MethodName;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticStore } from '../bench/synthetic-store.js';
+import { writeSyntheticStore } from './harness/synthetic-store.js';
 import { copyFixtureStore, runCli, tempDir } from './harness/cli.js';
 import { checkOllamaStore } from './harness/ollama-store-checker.js';
 import { sshdAvailable, startSshd, type TestSshd } from './harness/sshd.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTcpProxy, type TcpProxy } from '../bench/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from './harness/tcp-proxy.js';
 import { sshdAvailable, startSshd, type TestSshd } from './harness/sshd.js';
 
 const MiB = 1024 * 1024;

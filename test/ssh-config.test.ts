@@ -58,6 +58,7 @@ const homelab: ResolvedSsh = {
   connectTimeoutMs: 7000,
   serverAliveIntervalMs: 15000,
   hashKnownHosts: true,
+  hostKeyAlias: undefined,
 };
 const defaultIdentityFiles = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'].map(
   (name) => `${home}/.ssh/${name}`,

@@ -11,7 +11,8 @@ const MB = 1_000_000;
 
 function blob(hex: string, size: number, mediaType: string, stagedBytes = 0, status: BlobPlan['status'] = 'missing'): BlobPlan {
   const ranges = status === 'present' ? [] : [{ start: stagedBytes, end: size }];
-  return { descriptor: { digest: { hex: hex.repeat(64 / hex.length) }, size, mediaType }, status, stagedBytes, ranges, models: ['m:latest'], lockOwner: undefined };
+  const staged = stagedBytes > 0 ? [{ start: 0, end: stagedBytes }] : [];
+  return { descriptor: { digest: { hex: hex.repeat(64 / hex.length) }, size, mediaType }, status, stagedBytes, staged, ranges, models: ['m:latest'], lockOwner: undefined };
 }
 
 const model = blob('a', 40 * MB, 'application/vnd.ollama.image.model', 10 * MB, 'partial');

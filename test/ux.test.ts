@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticStore, type SyntheticStore } from '../bench/synthetic-store.js';
+import { writeSyntheticStore, type SyntheticStore } from './harness/synthetic-store.js';
 import { CLI, collectOutput, copyFixtureStore, FIXTURE_MODELS, REPO, runCli, startCli, tempDir, type CliResult } from './harness/cli.js';
 import { checkOllamaStore } from './harness/ollama-store-checker.js';
 import { waitFor } from './harness/wait.js';
