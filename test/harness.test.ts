@@ -68,7 +68,10 @@ async function readBytes(socket: net.Socket, count: number): Promise<void> {
 
 function accepts(port: number): Promise<boolean> {
   return connect(port).then(
-    (socket) => (socket.destroy(), true),
+    (socket) => {
+      socket.destroy();
+      return true;
+    },
     () => false,
   );
 }
@@ -90,7 +93,7 @@ describe('tcp proxy', () => {
   });
   afterAll(() => {
     echo.close();
-    serverSockets.forEach((socket) => socket.destroy());
+    for (const socket of serverSockets) socket.destroy();
   });
 
   it.each([0, 5])('forwards every byte in order and counts them exactly (delay %i ms)', async (delayMs) => {

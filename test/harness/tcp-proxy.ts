@@ -51,7 +51,9 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   let connections = 0;
   let cutRoom: number | undefined;
 
-  const cutNow = () => sockets.forEach((socket) => socket.destroy());
+  const cutNow = () => {
+    for (const socket of sockets) socket.destroy();
+  };
   const up: Meter = {
     room: () => cutRoom ?? Infinity,
     passed(bytes) {
@@ -63,7 +65,12 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       cutNow();
     },
   };
-  const down: Meter = { room: () => Infinity, passed: (bytes) => void (bytesDown += bytes) };
+  const down: Meter = {
+    room: () => Infinity,
+    passed(bytes) {
+      bytesDown += bytes;
+    },
+  };
 
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     connections++;
