@@ -68,12 +68,23 @@ describe('checkHostKey', () => {
     { name: 'negation vetoes the line', lines: [`*.lab.example,!bad.lab.example ${ed.text}`], hostNames: ['bad.lab.example'], expected: { status: 'unknown' } },
     { name: 'negation leaves other hosts matching', lines: [`*.lab.example,!bad.lab.example ${ed.text}`], hostNames: ['gpu.lab.example'], expected: { status: 'match' } },
     { name: 'negation alone never matches', lines: [`!other ${ed.text}`], expected: { status: 'unknown' } },
-    { name: 'same type, different key', lines: [`x ${ed.text}`, `homelab-1 ${ed2.text}`], expected: { status: 'changed', file: 'known_hosts', line: 2 } },
-    { name: 'different type only', lines: [`homelab-1 ${ecdsa.text}`], expected: { status: 'unknown' } },
+    {
+      name: 'same type, different key',
+      lines: [`x ${ed.text}`, `homelab-1 ${ed2.text}`],
+      expected: { status: 'changed', file: 'known_hosts', line: 2, keyType: 'ssh-ed25519' },
+    },
+    {
+      name: 'another type on file is a changed key too',
+      lines: [`homelab-1 ${ecdsa.text}`],
+      expected: { status: 'changed', file: 'known_hosts', line: 1, keyType: 'ecdsa-sha2-nistp256' },
+    },
+    { name: 'a key of another type matches beside it', lines: [`homelab-1 ${ecdsa.text}`, `homelab-1 ${ed.text}`], expected: { status: 'match' } },
+    { name: 'another type on file for another host', lines: [`other ${ecdsa.text}`], expected: { status: 'unknown' } },
     { name: 'a matching key wins over a changed one', lines: [`homelab-1 ${ed2.text}`, `homelab-1 ${ed.text}`], expected: { status: 'match' } },
     { name: 'revoked for any host', lines: [`homelab-1 ${ed.text}`, `@revoked * ${ed.text}`], expected: { status: 'revoked', file: 'known_hosts', line: 2 } },
     { name: 'revoked under another host pattern', lines: [`@revoked elsewhere ${ed.text}`], expected: { status: 'revoked', file: 'known_hosts', line: 1 } },
     { name: 'a revoked line is no known key', lines: [`@revoked homelab-1 ${ed2.text}`], expected: { status: 'unknown' } },
+    { name: 'a revoked key of another type is no known key', lines: [`@revoked homelab-1 ${ecdsa.text}`], expected: { status: 'unknown' } },
     { name: '@cert-authority lines are ignored', lines: [`@cert-authority homelab-1 ${ed2.text}`], expected: { status: 'unknown' } },
     { name: 'unknown marker skipped', lines: [`@bogus homelab-1 ${ed2.text}`], expected: { status: 'unknown' } },
     {
@@ -91,32 +102,30 @@ describe('checkHostKey', () => {
   ];
 
   it.each(cases)('$name', ({ lines, hostNames = ['homelab-1'], port = 22, key = ed, expected }) => {
-    expect(checkHostKey([file(lines.join('\n'))], hostNames, port, key.type, key.blob)).toEqual(expected);
+    expect(checkHostKey([file(lines.join('\n'))], hostNames, port, key.blob)).toEqual(expected);
   });
 
   it('reports the file and line of a changed key across several files', () => {
     const files = [file(`other ${ed.text}\n`, '/u/known_hosts'), file(`# note\nhomelab-1 ${ed2.text}\n`, '/etc/ssh/ssh_known_hosts')];
-    expect(checkHostKey(files, ['homelab-1'], 22, ed.type, ed.blob)).toEqual({
+    expect(checkHostKey(files, ['homelab-1'], 22, ed.blob)).toEqual({
       status: 'changed',
       file: '/etc/ssh/ssh_known_hosts',
       line: 2,
+      keyType: 'ssh-ed25519',
     });
-    expect(checkHostKey([file(''), file(`homelab-1 ${ed.text}`)], ['homelab-1'], 22, ed.type, ed.blob)).toEqual({ status: 'match' });
-  });
-
-  it('takes the key type from the blob, not the negotiated algorithm name', () => {
-    expect(checkHostKey([file(`homelab-1 ${ed2.text}`)], ['homelab-1'], 22, 'some-algorithm', ed.blob)).toMatchObject({ status: 'changed' });
+    expect(checkHostKey([file(''), file(`homelab-1 ${ed.text}`)], ['homelab-1'], 22, ed.blob)).toEqual({ status: 'match' });
   });
 
   it('matches lines hashed by ssh-keygen -H', () => {
     const hashed = hashWithSshKeygen([`homelab-1,127.0.0.1 ${ed.text}`, `[gpu.lab.example]:2222 ${ed.text}`]);
     expect(hashed).not.toContain('homelab-1');
     const files = [file(hashed)];
-    expect(checkHostKey(files, ['HomeLab-1'], 22, ed.type, ed.blob)).toEqual({ status: 'match' });
-    expect(checkHostKey(files, ['127.0.0.1'], 22, ed.type, ed.blob)).toEqual({ status: 'match' });
-    expect(checkHostKey(files, ['gpu.lab.example'], 2222, ed.type, ed.blob)).toEqual({ status: 'match' });
-    expect(checkHostKey(files, ['gpu.lab.example'], 22, ed.type, ed.blob)).toEqual({ status: 'unknown' });
-    expect(checkHostKey(files, ['homelab-1'], 22, ed2.type, ed2.blob)).toEqual({ status: 'changed', file: 'known_hosts', line: 1 });
+    expect(checkHostKey(files, ['HomeLab-1'], 22, ed.blob)).toEqual({ status: 'match' });
+    expect(checkHostKey(files, ['127.0.0.1'], 22, ed.blob)).toEqual({ status: 'match' });
+    expect(checkHostKey(files, ['gpu.lab.example'], 2222, ed.blob)).toEqual({ status: 'match' });
+    expect(checkHostKey(files, ['gpu.lab.example'], 22, ed.blob)).toEqual({ status: 'unknown' });
+    expect(checkHostKey(files, ['homelab-1'], 22, ed2.blob)).toEqual({ status: 'changed', file: 'known_hosts', line: 1, keyType: 'ssh-ed25519' });
+    expect(checkHostKey(files, ['homelab-1'], 22, ecdsa.blob)).toEqual({ status: 'changed', file: 'known_hosts', line: 1, keyType: 'ssh-ed25519' });
   });
 });
 
@@ -130,7 +139,7 @@ describe('knownHostsLine', () => {
     const path = join(dir, `ours-${port}`);
     writeFileSync(path, line + '\n');
     expect(keygen('-F', lookup, '-f', path)).toContain(line);
-    expect(checkHostKey([file(line)], [host], port, ed.type, ed.blob)).toEqual({ status: 'match' });
+    expect(checkHostKey([file(line)], [host], port, ed.blob)).toEqual({ status: 'match' });
   });
 
   it('uses a fresh salt each time', () => {

@@ -26,7 +26,7 @@ export interface TestSshd {
   readonly user: string;
   /** The client's private key (unencrypted ed25519), home/.ssh/id_ed25519. */
   readonly clientKey: string;
-  /** The server's public host key: 'ssh-ed25519 AAAA...'. */
+  /** The server's (first) public host key: 'ssh-ed25519 AAAA...'. */
   readonly hostKeyLine: string;
   /** process.env with HOME=home and without SSH_AUTH_SOCK. */
   readonly env: NodeJS.ProcessEnv;
@@ -40,6 +40,8 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+
 export interface SshdOptions {
   /** Default 'homelab-1'. */
   alias?: string;
@@ -48,6 +50,11 @@ export interface SshdOptions {
    * `[alias]:port`; 'none' writes no known_hosts file.
    */
   knownHosts?: 'hashed' | 'plain' | 'none';
+  /**
+   * The host keys sshd offers, one HostKey each; default ['ed25519']. known_hosts gets the first only.
+   * `extraSshdConfig` can narrow what sshd signs with (HostKeyAlgorithms ssh-rsa).
+   */
+  hostKeyTypes?: readonly HostKeyType[];
   /** Appended to sshd_config. sshd keeps the first value it reads, so this can add options or Match blocks but not override the ones set here. */
   extraSshdConfig?: string;
   /** Appended to home/.ssh/config, after the alias's Host block (which wins for the options it sets). */
@@ -67,7 +74,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   const home = path.join(dir, 'home');
   const files = {
     sshdConfig: path.join(dir, 'sshd_config'),
-    hostKey: path.join(dir, 'ssh_host_ed25519_key'),
+    hostKeys: (options.hostKeyTypes ?? ['ed25519']).map((type) => ({ type, file: path.join(dir, `ssh_host_${type}_key`) })),
     authorizedKeys: path.join(dir, 'authorized_keys'),
     pid: path.join(dir, 'sshd.pid'),
     log: path.join(dir, 'sshd.log'),
@@ -77,9 +84,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   };
   try {
     await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-    await Promise.all([generateKey(files.hostKey), generateKey(files.clientKey)]);
+    await Promise.all([...files.hostKeys.map((key) => generateKey(key.file, key.type)), generateKey(files.clientKey, 'ed25519')]);
     await writeFile(files.authorizedKeys, await readFile(`${files.clientKey}.pub`));
-    const hostKeyLine = (await readFile(`${files.hostKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+    const hostKeyLine = (await readFile(`${files.hostKeys[0]!.file}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
     // Root's sshd wants its privilege separation directory, which a fresh container lacks.
     if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true });
 
@@ -140,11 +147,11 @@ export function sshdAvailable(): boolean {
   return false;
 }
 
-function sshdConfig(port: number, files: { hostKey: string; authorizedKeys: string; pid: string }): string {
+function sshdConfig(port: number, files: { hostKeys: { file: string }[]; authorizedKeys: string; pid: string }): string {
   // No AcceptEnv: the session sees only what sshd sets, as on a stock server.
   return `Port ${port}
 ListenAddress 127.0.0.1
-HostKey ${files.hostKey}
+${files.hostKeys.map((key) => `HostKey ${key.file}`).join('\n')}
 AuthorizedKeysFile ${files.authorizedKeys}
 StrictModes no
 PidFile ${files.pid}
@@ -167,8 +174,8 @@ function clientConfig(alias: string, port: number, user: string): string {
 `;
 }
 
-async function generateKey(file: string): Promise<void> {
-  await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', file]);
+async function generateKey(file: string, type: HostKeyType): Promise<void> {
+  await execFileAsync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', '', '-f', file]);
 }
 
 async function writeKnownHosts(file: string, names: string[], hostKeyLine: string, hashed: boolean): Promise<void> {

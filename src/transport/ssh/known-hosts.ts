@@ -5,7 +5,8 @@ import { PushError } from '../../errors.js';
 export type HostKeyVerdict =
   | { status: 'match' }
   | { status: 'unknown' }
-  | { status: 'changed'; file: string; line: number }
+  /** keyType: the type of the key on file, which may differ from the server's. */
+  | { status: 'changed'; file: string; line: number; keyType: string }
   | { status: 'revoked'; file: string; line: number };
 
 export interface KnownHostsFile {
@@ -30,24 +31,21 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * Checks a server's host key against known_hosts files as OpenSSH does. hostNames are the names to
  * look the host up under (e.g. the HostName and its address); each is turned into `[name]:port`
  * when port is not 22.
+ *
+ * Stricter than OpenSSH in one way: a key of another type than those on file is a changed key, not a
+ * new one. The client prefers the algorithms of the keys on file, so a server that shows another type
+ * offers none of them: a reinstalled host, or another one that lacks the key on file.
  */
-export function checkHostKey(
-  files: KnownHostsFile[],
-  hostNames: string[],
-  port: number,
-  keyType: string,
-  keyBlob: Buffer,
-): HostKeyVerdict {
-  const type = keyTypeOf(keyBlob, keyType);
+export function checkHostKey(files: KnownHostsFile[], hostNames: string[], port: number, keyBlob: Buffer): HostKeyVerdict {
   const names = lookupNames(hostNames, port);
   let matched = false;
-  let changed: { file: string; line: number } | undefined;
+  let changed: { file: string; line: number; keyType: string } | undefined;
   for (const entry of knownHostsEntries(files)) {
     if (entry.revoked) {
       if (entry.key.equals(keyBlob)) return { status: 'revoked', file: entry.file, line: entry.line };
     } else if (hostFieldMatches(entry.hosts, names)) {
       if (entry.key.equals(keyBlob)) matched = true;
-      else if (entry.keyType === type) changed ??= { file: entry.file, line: entry.line };
+      else changed ??= { file: entry.file, line: entry.line, keyType: entry.keyType };
     }
   }
   if (matched) return { status: 'match' };
@@ -106,7 +104,7 @@ function* knownHostsEntries(files: KnownHostsFile[]): Generator<KnownHostsEntry>
   }
 }
 
-/** Comments, blank lines, @cert-authority lines (we do not use certificates) and malformed lines give undefined. */
+/** Comments, blank lines, @cert-authority lines (ssh2 cannot verify host certificates) and malformed lines give undefined. */
 function parseLine(text: string): Omit<KnownHostsEntry, 'file' | 'line'> | undefined {
   const fields = text.trim().split(/\s+/);
   if (fields[0] === '' || fields[0]!.startsWith('#')) return undefined;
@@ -163,7 +161,7 @@ function patternListMatches(list: string, name: string): boolean {
   let matched = false;
   for (const pattern of list.toLowerCase().split(',')) {
     const negated = pattern.startsWith('!');
-    if (globMatches(negated ? pattern.slice(1) : pattern, name)) {
+    if (matchesPattern(negated ? pattern.slice(1) : pattern, name)) {
       if (negated) return false;
       matched = true;
     }
@@ -172,7 +170,7 @@ function patternListMatches(list: string, name: string): boolean {
 }
 
 /** OpenSSH's match_pattern: `*` and `?` are the only wildcards; `[` and `]` are literal. */
-function globMatches(pattern: string, text: string): boolean {
+export function matchesPattern(pattern: string, text: string): boolean {
   const source = pattern
     .split('')
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))

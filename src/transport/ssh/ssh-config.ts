@@ -7,6 +7,7 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import SSHConfig from 'ssh-config';
 import { PushError, usageError } from '../../errors.js';
+import { matchesPattern } from './known-hosts.js';
 
 export interface SshDestination {
   user?: string;
@@ -36,7 +37,18 @@ export interface ResolvedSsh {
   hashKnownHosts: boolean;
   /** HostKeyAlias: the name to look the host key up under instead of HostName (and port). */
   hostKeyAlias: string | undefined;
+  /**
+   * HostKeyAlgorithms, as far as ssh2 implements them, in the config's order; undefined when that is
+   * OpenSSH's default (DEFAULT_HOST_KEY_ALGORITHMS).
+   */
+  hostKeyAlgorithms?: string[];
 }
+
+/** The host key algorithms ssh2 implements (but DSA, which OpenSSH dropped), in OpenSSH's order. */
+export const SSH2_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+/** OpenSSH 8.8+'s default HostKeyAlgorithms as far as ssh2 implements them: all but SHA-1 `ssh-rsa`. */
+export const DEFAULT_HOST_KEY_ALGORITHMS = SSH2_HOST_KEY_ALGORITHMS.filter((algorithm) => algorithm !== 'ssh-rsa');
 
 export interface ResolveOptions {
   /** Like `ssh -F`; default `$HOME/.ssh/config`. */
@@ -237,7 +249,36 @@ function toResolved(dump: Map<string, string[]>, alias: string, env: NodeJS.Proc
     serverAliveIntervalMs: milliseconds(first('serveraliveinterval')),
     hashKnownHosts: first('hashknownhosts') === 'yes',
     hostKeyAlias: first('hostkeyalias'),
+    hostKeyAlgorithms: hostKeyAlgorithms(first('hostkeyalgorithms')),
   };
+}
+
+/**
+ * A HostKeyAlgorithms value as OpenSSH assembles it: `+` appends to the default list, `-` removes from
+ * it, `^` puts first, anything else replaces it; each entry may be a `*`/`?` pattern. `ssh -G` prints the
+ * assembled list, which this leaves as it is; the fallback parser gives what the config says.
+ */
+function hostKeyAlgorithms(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const named = value
+    .replace(/^[-+^]/, '')
+    .split(',')
+    .flatMap((pattern) => SSH2_HOST_KEY_ALGORITHMS.filter((algorithm) => matchesPattern(pattern, algorithm)));
+  const algorithms = [...new Set(assembleAlgorithms(value[0], named, DEFAULT_HOST_KEY_ALGORITHMS))];
+  return algorithms.join() === DEFAULT_HOST_KEY_ALGORITHMS.join() ? undefined : algorithms;
+}
+
+function assembleAlgorithms(operator: string | undefined, named: string[], defaults: string[]): string[] {
+  switch (operator) {
+    case '+':
+      return [...defaults, ...named];
+    case '-':
+      return defaults.filter((algorithm) => !named.includes(algorithm));
+    case '^':
+      return [...named, ...defaults];
+    default:
+      return named;
+  }
 }
 
 /** IdentityAgent `SSH_AUTH_SOCK` (the default) or `$NAME` names an environment variable holding the socket path. */

@@ -100,11 +100,12 @@ async function openClient(target: ResolvedSsh, sock: Duplex, options: ConnectOpt
       username: target.user,
       sock,
       hostVerifier: policy.verify,
+      algorithms: { serverHostKey: policy.preferredAlgorithms as ssh2.ServerHostKeyAlgorithm[] },
+      debug: policy.debug,
       authHandler: auth.methods.length > 0 ? auth.methods : ['none'],
       readyTimeout: target.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepaliveInterval: target.serverAliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
-      ...(policy.preferredAlgorithms ? { algorithms: { serverHostKey: policy.preferredAlgorithms as never } } : {}),
     });
   });
 }
