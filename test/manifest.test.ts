@@ -41,6 +41,16 @@ describe('parseManifest', () => {
     expect(() => parseManifest(manifest(overrides), '/store/manifests/x')).toThrow('/store/manifests/x');
   });
 
+  it('refuses one digest listed with two sizes, naming it', () => {
+    const twice = manifest({ layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${HEX}`, size: 20 }] });
+    expect(() => parseManifest(twice, '/store/manifests/x')).toThrow(`invalid manifest /store/manifests/x: sha256:${HEX} is listed with two sizes (10 and 20)`);
+  });
+
+  it('takes one digest listed twice with the same size', () => {
+    const twice = manifest({ layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${HEX}`, size: 10 }] });
+    expect(parseManifest(twice, 'm').layers.map((l) => l.digest.hex)).toEqual([HEX]);
+  });
+
   it('refuses what is not JSON', () => {
     expect(() => parseManifest(Buffer.from('not json'), 'f')).toThrow(/invalid manifest f: not JSON/);
     expect(() => parseManifest(Buffer.from('[1]'), 'f')).toThrow(/not a JSON object/);

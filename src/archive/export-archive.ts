@@ -1,4 +1,4 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { PushError } from '../errors.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
@@ -99,9 +99,7 @@ export async function exportArchiveToFile(path: string, options: Omit<ExportOpti
   if ((await stat(path).catch(() => undefined))?.isDirectory()) {
     throw new PushError(`-o ${path} is a directory; give a file name, e.g. ${path.replace(/\/+$/, '')}/models.tar`, { side: 'usage' });
   }
-  const file = await open(partial, 'w', 0o644).catch((error: NodeJS.ErrnoException) => {
-    throw new PushError(`cannot write ${partial}: ${error.code ?? error.message}; check the directory exists and is writable`, { side: 'usage', cause: error });
-  });
+  const file = await createPartial(partial);
   let closed = false;
   try {
     const result = await exportArchive({
@@ -119,6 +117,23 @@ export async function exportArchiveToFile(path: string, options: Omit<ExportOpti
     if (!closed) await file.close().catch(() => {});
     await rm(partial, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Creates FILE.partial exclusively ('wx' is O_EXCL: it fails on any existing entry, a symlink too, and
+ * never follows one), so an export cannot write through a link someone planted. An existing one is left
+ * alone rather than removed: it may be another export's, still being written.
+ */
+async function createPartial(partial: string): Promise<FileHandle> {
+  try {
+    return await open(partial, 'wx', 0o644);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new PushError(`${partial} already exists (another export writing it, or one that was killed); remove it and export again`, { side: 'local', cause: error });
+    }
+    throw new PushError(`cannot write ${partial}: ${code ?? (error as Error).message}; check the directory exists and is writable`, { side: 'usage', cause: error });
   }
 }
 

@@ -7,7 +7,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { pushCommand } from './commands/push.js';
-import { ENV_PREFIX, flagSchema, ignoreForeignEnvOptions, prepareEnv } from './options.js';
+import { ENV_PREFIX, flagSchema, ignoreForeignEnvOptions, positionalNames, prepareEnv, rejectRepeatedFlags } from './options.js';
 
 const HOMELAB_EXAMPLE = 'ollama-push qwen3:4b --host homelab-1 --remote-path /var/mnt/local-hostpath/pvc-6f1c2a9e';
 
@@ -36,7 +36,10 @@ const COMMANDS = [pushCommand, diffCommand, listCommand, exportCommand, importCo
 export async function main(argv: string[]): Promise<void> {
   try {
     prepareEnv(process.env, envSchema());
-    await parser(argv).middleware(ignoreForeignEnvOptions(argv) as never, true).parseAsync();
+    await parser(argv)
+      .middleware(ignoreForeignEnvOptions(argv) as never, true)
+      .middleware(rejectRepeatedFlags(positionalNames(COMMANDS.flatMap((c) => c.command ?? []))) as never, true)
+      .parseAsync();
   } catch (error) {
     process.exitCode = reportError(error, argv.includes('--verbose'));
   }

@@ -125,6 +125,7 @@ export interface FlagSchema {
 interface YargsOptions {
   key: Record<string, unknown>;
   boolean: string[];
+  array: string[];
   alias: Record<string, string[]>;
 }
 
@@ -191,4 +192,26 @@ export function ignoreForeignEnvOptions(commandLine: readonly string[], env: Nod
       delete argv[flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())];
     }
   };
+}
+
+/**
+ * yargs middleware, run before validation: a flag that takes one value but was given several times is a
+ * usage error (yargs would pass on a list, so `--login a --login b` logged in as `a,b`). `--host` and
+ * the other flags declared as arrays may repeat, and so do the `positionals` (yargs does not list a
+ * default command's variadic positional among its arrays).
+ */
+export function rejectRepeatedFlags(positionals: ReadonlySet<string>) {
+  return (argv: Record<string, unknown>, yargs: unknown): void => {
+    const options = definedOptions(yargs);
+    for (const flag of Object.keys(options.key)) {
+      const value = argv[flag];
+      if (!Array.isArray(value) || options.array.includes(flag) || positionals.has(flag)) continue;
+      throw usageError(`--${flag} given ${value.length} times (${value.join(', ')}); give it once`);
+    }
+  };
+}
+
+/** The names of the positional arguments in yargs command strings such as `push <models..>`. */
+export function positionalNames(commands: readonly string[]): Set<string> {
+  return new Set(commands.flatMap((command) => [...command.matchAll(/[<[]([\w-]+)(?:\.\.)?[>\]]/g)].map((match) => match[1]!)));
 }

@@ -50,11 +50,23 @@ export function parseManifest(bytes: Buffer, origin: string): Manifest {
   const { schemaVersion, config, layers } = json as Record<string, unknown>;
   if (schemaVersion !== 2) throw invalidManifest(origin, `schemaVersion ${JSON.stringify(schemaVersion)} is not 2`);
   if (!Array.isArray(layers)) throw invalidManifest(origin, 'layers is not a list');
-  return {
+  const manifest = {
     bytes,
     config: parseDescriptor(config, origin, 'config'),
     layers: layers.map((layer, i) => parseDescriptor(layer, origin, `layers[${i}]`)),
   };
+  checkOneSizePerDigest(manifest, origin);
+  return manifest;
+}
+
+/** A blob is sent, verified and published once by digest: two sizes for one digest cannot both be right. */
+function checkOneSizePerDigest(manifest: Manifest, origin: string): void {
+  const sizes = new Map<string, number>();
+  for (const { digest, size } of [manifest.config, ...manifest.layers]) {
+    const other = sizes.get(digest.hex);
+    if (other !== undefined && other !== size) throw invalidManifest(origin, `sha256:${digest.hex} is listed with two sizes (${other} and ${size})`);
+    sizes.set(digest.hex, size);
+  }
 }
 
 /** Config first, then layers; each digest once. */

@@ -8,7 +8,7 @@ import { displayName } from '../store/model-name.js';
 import type { BandwidthLimit } from './bandwidth-limit.js';
 import type { PushEventListener } from './events.js';
 import { lockOwner } from './lock-owner.js';
-import { type BlobPlan, planTransfer, type TransferPlan } from './plan.js';
+import { type BlobPlan, planTransfer, rangeBytes, type TransferPlan } from './plan.js';
 import { withRetries } from './retry.js';
 import { sendBlob } from './send-blob.js';
 import type { SharedReads } from './shared-reads.js';
@@ -71,7 +71,7 @@ export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 
  */
 export async function push(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
-  const sent: Progress = { bytes: 0, written: new Set() };
+  const sent: Progress = { bytes: 0, written: new Set(), disappeared: new Set() };
   const shared = options.sharedReads;
   const attempt = () => pushOnce(options, sent).finally(() => shared?.reads.leave(shared.party));
   const result = await withRetries(attempt, {
@@ -87,6 +87,8 @@ export async function push(options: PushOptions): Promise<PushResult> {
 interface Progress {
   bytes: number;
   readonly written: Set<string>;
+  /** Blobs (hex) that were gone from blobs/ when a manifest was published. */
+  readonly disappeared: Set<string>;
 }
 
 async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
@@ -150,13 +152,7 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
     if (!manifestBlobs(model.manifest).every((b) => delivered.has(b.digest.hex))) continue;
     const outcome = alreadyPublished(plan, i, model) ? 'unchanged' : await remote.publishManifest(model.name, model.manifest);
     if (typeof outcome === 'object') {
-      failures.push(
-        new PushError(`blob sha256:${outcome.missing} of ${displayName(model.name)} disappeared from ${remote.where} (an Ollama prune?); run again`, {
-          side: 'remote',
-          retryable: true,
-          digest: `sha256:${outcome.missing}`,
-        }),
-      );
+      failures.push(disappeared(outcome.missing, displayName(model.name), state.modelsDir, remote.where, sent.disappeared));
       continue;
     }
     published.push(displayName(model.name));
@@ -172,12 +168,34 @@ function alreadyPublished(plan: TransferPlan, index: number, model: LocalModel):
   return plan.manifests[index]?.status === 'present' && manifestBlobs(model.manifest).every((b) => present.has(b.digest.hex));
 }
 
-function checkFreeSpace(plan: TransferPlan, freeBytes: number | undefined, where: string): void {
-  if (freeBytes === undefined || plan.bytesToSend <= freeBytes) return;
-  throw new PushError(
-    `not enough space: needs ${formatBytes(plan.bytesToSend)} in ${where}, ${formatBytes(freeBytes)} free; free some space and run again`,
-    { side: 'remote' },
-  );
+/**
+ * Refuses up front a push that cannot fit. A blob the destination already stages (ranges marked done,
+ * or the lock of a run that wrote it) may hold the rest of its bytes on disk too: ranges cut by a full
+ * disk or Ctrl-C are written again in place. Only blobs with nothing staged surely need free space, so
+ * a push that filled the disk resumes once space is freed; one that still cannot fit fails on the way.
+ */
+export function checkFreeSpace(plan: TransferPlan, freeBytes: number | undefined, where: string): void {
+  const needed = plan.blobs.filter((b) => b.stagedBytes === 0 && b.lockOwner === undefined).reduce((sum, b) => sum + rangeBytes(b.ranges), 0);
+  if (freeBytes === undefined || needed <= freeBytes) return;
+  throw new PushError(`not enough space: needs ${formatBytes(needed)} in ${where}, ${formatBytes(freeBytes)} free; free some space and run again`, {
+    side: 'remote',
+  });
+}
+
+/**
+ * A blob was sent but is gone when its manifest is published. Once, it may have been pruned by Ollama
+ * (retried); twice in one push, something at its name keeps swallowing it (a directory there): final.
+ */
+function disappeared(hex: string, model: string, modelsDir: string, where: string, before: Set<string>): PushError {
+  const digest = `sha256:${hex}`;
+  if (before.has(hex)) {
+    return new PushError(`blob ${digest} of ${model} disappeared from ${where} again after it was sent; check what is at ${modelsDir}/blobs/sha256-${hex} there`, {
+      side: 'remote',
+      digest,
+    });
+  }
+  before.add(hex);
+  return new PushError(`blob ${digest} of ${model} disappeared from ${where} (an Ollama prune?); run again`, { side: 'remote', retryable: true, digest });
 }
 
 /** The error to report: a non-retryable one first (retrying cannot help the run as a whole). */

@@ -12,6 +12,9 @@ import { type BlobPlan, planBlob } from './plan.js';
 import type { PushOptions } from './push.js';
 import type { WriterPool } from './writer-pool.js';
 
+/** How many times one blob waits for another run's lock before giving up (each wait is bounded by takeBlobLock). */
+const MAX_LOCK_WAITS = 5;
+
 export interface SendContext extends PushOptions, FollowContext {
   readonly rangeLimit: ReturnType<typeof pLimit>;
   readonly commitLimit: ReturnType<typeof pLimit>;
@@ -28,10 +31,11 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
   const lock: { owner: string; deadOwner?: string } = { owner: lockOwner };
   let blob = initial;
   let resent = false;
+  let lockWaits = 0;
   onEvent?.({ type: 'blob-start', blob, resumedFrom: blob.stagedBytes });
   for (;;) {
     if (blob.lockOwner && blob.lockOwner !== lock.owner) {
-      blob = await waitForLock(blob, blob.lockOwner, lock, context);
+      blob = await waitForLock(blob, blob.lockOwner, lock, context, ++lockWaits);
       if (blob.status === 'present') break;
     }
     const current = blob;
@@ -47,7 +51,7 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
     if (writes.includes('published')) break;
     const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
     if (busy) {
-      blob = await waitForLock(blob, busy.busy, lock, context);
+      blob = await waitForLock(blob, busy.busy, lock, context, ++lockWaits);
       if (blob.status === 'present') break;
       continue;
     }
@@ -61,7 +65,7 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
     const committed = await context.commitLimit(async () => remote.commitBlob(digest, size, lock, await follower.hash()));
     if (committed === 'published') break;
     if ('busy' in committed) {
-      blob = await waitForLock(blob, committed.busy, lock, context);
+      blob = await waitForLock(blob, committed.busy, lock, context, ++lockWaits);
       if (blob.status === 'present') break;
       continue;
     }
@@ -115,9 +119,22 @@ async function writeRange(
 /**
  * Another run holds the blob's lock. A run of this machine that is gone holds nothing: take its lock.
  * Otherwise wait until the other run publishes the blob or its lock goes stale, then re-read what is staged.
+ * The `wait`th time for this blob: one that keeps losing its lock gives up after MAX_LOCK_WAITS.
  */
-async function waitForLock(blob: BlobPlan, owner: string, lock: { owner: string; deadOwner?: string }, context: SendContext): Promise<BlobPlan> {
+async function waitForLock(
+  blob: BlobPlan,
+  owner: string,
+  lock: { owner: string; deadOwner?: string },
+  context: SendContext,
+  wait: number,
+): Promise<BlobPlan> {
   const { digest } = blob.descriptor;
+  if (wait > MAX_LOCK_WAITS) {
+    throw new PushError(
+      `gave up on blob ${digestString(digest)} after waiting ${MAX_LOCK_WAITS} times for its lock in ${context.remote.where} (now held by ${owner}); run again once no other push to it is running`,
+      { side: 'remote', digest: digestString(digest) },
+    );
+  }
   if ((await takeBlobLock(context.remote, blob, lock, context.onEvent, owner)) === 'published') return { ...blob, status: 'present', ranges: [] };
   const state = await context.remote.probe([digest], false);
   return planBlob(blob.descriptor, state.blobs.get(digest.hex), blob.models, context.rangeSize);
