@@ -1,34 +1,153 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHA256_OF } from '../src/remote/remote-scripts.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PROGRAM_NAMES, type ProgramName, program, programFile } from '../src/remote/programs.js';
 import { tempDir } from './harness/cli.js';
 
+/** Runs one destination program alone, as the client would, against a temp store. */
+function run(name: ProgramName, args: readonly string[], input = '') {
+  const result = spawnSync('sh', ['-c', program(name), 'ollama-push', ...args], { input });
+  return { code: result.status, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
-describe('sha256_of, the one sha256 the destination scripts use', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  const content = Buffer.from('ollama-push\n'.repeat(1000));
-  const expected = createHash('sha256').update(content).digest('hex');
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    writeFileSync(join(dir.path, 'blob'), content);
+describe('the destination programs as files', () => {
+  it.each(PROGRAM_NAMES)('%s passes shellcheck -s sh, as sent (lib.sh in front)', (name) => {
+    expect(has('shellcheck'), 'shellcheck is needed (Debian package shellcheck, installed by .ci/run)').toBe(true);
+    const sent = `${readFileSync(programFile('lib'), 'utf8')}\n${readFileSync(programFile(name), 'utf8')}`;
+    const result = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: sent });
+    expect(result.stdout.toString()).toBe('');
+    expect(result.status).toBe(0);
   });
-  afterAll(() => dir.remove());
 
-  it.each(['openssl', 'sha256sum', 'shasum'].filter(has))('hashes a file and stdin with %s', (hasher) => {
-    const run = (script: string, input?: Buffer) =>
-      execFileSync('sh', ['-c', `${SHA256_OF}hasher=${hasher}\n${script}`, 'sh', join(dir.path, 'blob')], { input }).toString().trim();
-    expect(run('sha256_of "$1"')).toBe(expected);
-    expect(run('sha256_of', content)).toBe(expected);
+  it.each(PROGRAM_NAMES)('%s starts with a header saying its arguments and answers', (name) => {
+    const header = readFileSync(programFile(name), 'utf8').split('\n')[0]!;
+    expect(header).toMatch(new RegExp(`^# ${name}\\.sh [A-Z]`));
+  });
+});
+
+describe('sha256_of, the one sha256 the destination programs use', () => {
+  const content = Buffer.from('ollama-push\n'.repeat(1000));
+  it.each(['openssl', 'sha256sum', 'shasum'].filter(has))('hashes stdin with %s', (hasher) => {
+    const lib = readFileSync(programFile('lib'), 'utf8');
+    const result = spawnSync('sh', ['-c', `${lib}\nhasher=${hasher}\nsha256_of`], { input: content });
+    expect(result.stdout.toString().trim()).toBe(sha256(content));
   });
 
   it('fails, saying why, where there is no sha256 tool', () => {
-    const result = spawnSync('sh', ['-c', `${SHA256_OF}hasher=none\nsha256_of "$0"`, join(dir.path, 'blob')]);
+    const lib = readFileSync(programFile('lib'), 'utf8');
+    const result = spawnSync('sh', ['-c', `${lib}\nhasher=none\nsha256_of`], { input: 'x' });
     expect(result.status).toBe(1);
     expect(result.stderr.toString()).toMatch(/no sha256 tool/);
+  });
+});
+
+describe('the destination programs alone, against a temp store', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let store: string;
+  const data = Buffer.from('a staged blob\n'.repeat(100));
+  const hex = sha256(data);
+  const staging = () => join(store, '.ollama-push');
+  const lock = (owner: string, minutesOld = 0) => {
+    const path = join(staging(), `sha256-${hex}.lock`);
+    mkdirSync(path, { recursive: true });
+    writeFileSync(join(path, 'owner'), `${owner}\n`);
+    const then = new Date(Date.now() - minutesOld * 60_000);
+    utimesSync(path, then, then);
+  };
+  const lockArgs = (me: string, dead = '') => [store, 'models', hex, String(data.length), me, '2', dead];
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    store = join(dir.path, 'models');
+    mkdirSync(store);
+  });
+  afterEach(() => dir.remove());
+
+  it.each([
+    ['a free blob', undefined, '', 'acquired'],
+    ['a lock held by a live run', { owner: 'host 1 other' }, '', 'busy host 1 other'],
+    ['a stale lock (no heartbeat for longer than STALE minutes)', { owner: 'host 1 other', age: 5 }, '', 'acquired'],
+    ['a lock of a run found dead', { owner: 'host 1 dead' }, 'host 1 dead', 'acquired'],
+    ['our own lock', { owner: 'host 2 me' }, '', 'acquired'],
+  ])('take-lock: %s', (_what, held, dead, answer) => {
+    if (held) lock(held.owner, held.age ?? 0);
+    const result = run('take-lock', lockArgs('host 2 me', dead));
+    expect(result.stdout.trim(), result.stderr).toBe(answer);
+    if (answer === 'acquired') expect(readFileSync(join(staging(), `sha256-${hex}.lock`, 'owner'), 'utf8')).toBe('host 2 me\n');
+  });
+
+  it.each([
+    ['the right bytes', data, 'published'],
+    ['a short file', data.subarray(1), `mismatch size:${data.length - 1}`],
+    ['other bytes of the same size', Buffer.alloc(data.length, 'x'), `mismatch sha256:${sha256(Buffer.alloc(data.length, 'x'))}`],
+  ])('commit-blob: %s', (_what, staged, answer) => {
+    mkdirSync(join(staging(), `sha256-${hex}`), { recursive: true });
+    writeFileSync(join(staging(), `sha256-${hex}`, 'data'), staged);
+    const result = run('commit-blob', [...lockArgs('host 2 me'), has('openssl') ? 'openssl' : 'sha256sum', '', '']);
+    expect(result.stdout.trim(), result.stderr).toBe(answer);
+    const published = readdirSync(store).includes('blobs') ? readdirSync(join(store, 'blobs')) : [];
+    expect(published).toEqual(answer === 'published' ? [`sha256-${hex}`] : []);
+    expect(readdirSync(staging())).toEqual([]);
+  });
+
+  it('publish-manifest writes nothing while a blob is missing, then publishes, then says unchanged', () => {
+    const manifest = `{"schemaVersion":2,"layers":[{"digest":"sha256:${hex}","size":${data.length}}]}`;
+    const input = `${hex} ${data.length}\n.\n${manifest}`;
+    const args = [store, 'models', '', 'registry.ollama.ai', 'library', 'tiny', 'latest'];
+    expect(run('publish-manifest', args, input).stdout.trim()).toBe(`missing ${hex}`);
+    expect(readdirSync(store)).not.toContain('manifests');
+    mkdirSync(join(store, 'blobs'));
+    writeFileSync(join(store, 'blobs', `sha256-${hex}`), data);
+    expect(run('publish-manifest', args, input).stdout.trim()).toBe('published');
+    expect(readFileSync(join(store, 'manifests/registry.ollama.ai/library/tiny/latest'), 'utf8')).toBe(manifest);
+    expect(run('publish-manifest', args, input).stdout.trim()).toBe('unchanged');
+    expect(readdirSync(staging())).toEqual([]);
+  });
+
+  it('publish-manifest reuses a name already on disk in another case, as Ollama does', () => {
+    mkdirSync(join(store, 'blobs'));
+    writeFileSync(join(store, 'blobs', `sha256-${hex}`), data);
+    mkdirSync(join(store, 'manifests/registry.ollama.ai/library/Qwen3'), { recursive: true });
+    writeFileSync(join(store, 'manifests/registry.ollama.ai/library/Qwen3/Latest'), 'old');
+    const args = [store, 'models', '', 'registry.ollama.ai', 'library', 'qwen3', 'latest'];
+    expect(run('publish-manifest', args, `${hex} ${data.length}\n.\nnew`).stdout.trim()).toBe('published');
+    expect(readdirSync(join(store, 'manifests/registry.ollama.ai/library'))).toEqual(['Qwen3']);
+    expect(readFileSync(join(store, 'manifests/registry.ollama.ai/library/Qwen3/Latest'), 'utf8')).toBe('new');
+  });
+
+  it('probe reports layout, manifests, published sizes, staged ranges and locks', () => {
+    mkdirSync(join(store, 'blobs'));
+    writeFileSync(join(store, 'blobs', `sha256-${hex}`), data);
+    mkdirSync(join(store, 'manifests/registry.ollama.ai/library/tiny'), { recursive: true });
+    writeFileSync(join(store, 'manifests/registry.ollama.ai/library/tiny/latest'), 'manifest');
+    const other = 'b'.repeat(64);
+    mkdirSync(join(staging(), `sha256-${other}`), { recursive: true });
+    writeFileSync(join(staging(), `sha256-${other}`, 'done.0-1048576'), '');
+    mkdirSync(join(staging(), `sha256-${other}.lock`));
+    writeFileSync(join(staging(), `sha256-${other}.lock`, 'owner'), 'host 1 run\n');
+    const input = `manifest registry.ollama.ai/library/tiny/latest\nmanifest registry.ollama.ai/library/gone/latest\n.\n${hex}\n${other}\n${'c'.repeat(64)}\n`;
+    const lines = run('probe', [store, '0'], input).stdout.trim().split('\n').map((line) => line.trim());
+    expect(lines[0]).toBe('layout models');
+    expect(lines).toContain(`manifest 0 ${sha256('manifest')}`);
+    expect(lines).toContain('manifest 1 -');
+    expect(lines).toContain(`blob ${hex} ${data.length}`);
+    expect(lines).toContain(`blob ${other} - 0-1048576`);
+    expect(lines).toContain(`lock ${other} host 1 run`);
+    expect(lines).toContain(`blob ${'c'.repeat(64)} -`);
+  });
+
+  it.each(['probe', 'take-lock', 'commit-blob', 'hash-published'] as const)('%s refuses a link at blobs/ with exit 3 and one line', (name) => {
+    mkdirSync(join(dir.path, 'elsewhere'));
+    symlinkSync(join(dir.path, 'elsewhere'), join(store, 'blobs'));
+    const args = name === 'probe' ? [store, '1'] : name === 'hash-published' ? [store, 'models', 'sha256sum'] : [...lockArgs('me'), 'sha256sum', '', ''];
+    const result = run(name, args, `.\n${hex}\n`);
+    expect(result.code).toBe(3);
+    expect(result.stderr.trim()).toMatch(/^unsafe destination: .*\/blobs is a symbolic link/);
+    expect(readdirSync(join(dir.path, 'elsewhere'))).toEqual([]);
   });
 });

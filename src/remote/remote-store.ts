@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { PushError } from '../errors.js';
 import { type Digest, digestString } from '../store/digest.js';
 import type { Manifest } from '../store/manifest.js';
@@ -6,7 +6,7 @@ import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
 import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
 import { RangeWriter } from './range-writer.js';
-import { COMMIT_BLOB, HASH_FOLLOW, HASH_STAGED, PROBE, PUBLISH_MANIFEST, RANGE_WRITER, SMALL_BLOBS, TAKE_LOCK_ONLY } from './remote-scripts.js';
+import { type ProgramName, program } from './programs.js';
 import { shellCommand } from './shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
@@ -64,6 +64,8 @@ export interface RemoteStoreOptions {
 /** The destination Ollama store, spoken to in POSIX sh through any transport. */
 export class RemoteStore {
   private modelsDir: string;
+  /** Whether the path is an Ollama home holding models/ (from the probe). */
+  private layout: 'home' | 'models' = 'models';
   private hasher: Hasher | undefined;
   private hasXxhsum = false;
   /** Whether a command has ever succeeded here: failing to get that far is not a dropped connection. */
@@ -82,18 +84,18 @@ export class RemoteStore {
 
   /** One round trip: the layout, the tools, free space, the given manifests and the state of every given blob. */
   async probe(digests: readonly Digest[], create: boolean, manifests: readonly ModelName[] = []): Promise<RemoteState> {
-    const paths = manifests.map((name) => manifestSegments(name).join('/'));
-    const args = [this.options.path, create ? '1' : '0', String(paths.length), ...paths, ...digests.map((d) => d.hex)];
-    const { stdout } = await this.exec(PROBE, args);
+    const list = [...manifests.map((name) => `manifest ${manifestSegments(name).join('/')}`), '.', ...digests.map((d) => d.hex)];
+    const { stdout } = await this.exec('probe', [this.options.path, create ? '1' : '0'], { stdin: lines(list) });
     const state = parseProbe(stdout.toString('utf8'), this.options.path, new Set(digests.map((d) => d.hex)));
     this.modelsDir = state.modelsDir;
+    this.layout = state.ollamaHome ? 'home' : 'models';
     this.hasher = state.hasher;
     this.hasXxhsum = state.hasXxhsum;
     return state;
   }
 
   async takeLock(digest: Digest, size: number, lock: LockIdentity): Promise<LockOutcome> {
-    const { stdout } = await this.exec(TAKE_LOCK_ONLY, [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock)], { digest });
+    const { stdout } = await this.exec('take-lock', [...this.store(), digest.hex, String(size), ...this.lockArgs(lock)], { digest });
     const out = stdout.toString('utf8').trim();
     if (out === 'acquired' || out === 'published') return out;
     if (out.startsWith('busy')) return { busy: out.slice(5) };
@@ -102,8 +104,8 @@ export class RemoteStore {
 
   /** A long-lived writer for ranges (see RANGE_WRITER): one per channel, reused for every range it is given. */
   openRangeWriter(owner: string): RangeWriter {
-    const args = [this.modelsDir, owner, String(this.options.staleLockMinutes ?? 2)];
-    return new RangeWriter((stdin, onStdout) => this.exec(RANGE_WRITER, args, { stdin, onStdout }));
+    const args = [...this.store(), owner, String(this.options.staleLockMinutes ?? 2)];
+    return new RangeWriter((stdin, onStdout) => this.exec('range-writer', args, { stdin, onStdout }));
   }
 
   /**
@@ -111,8 +113,8 @@ export class RemoteStore {
    * the hashes that failed verification there, by digest.
    */
   async sendSmallBlobs(blobs: readonly { digest: Digest; size: number }[], data: Readable): Promise<Map<string, string>> {
-    const args = [this.modelsDir, this.hasher ?? 'none', this.options.chown ?? '', ...blobs.map((b) => `${b.digest.hex}:${b.size}`)];
-    const { stdout } = await this.exec(SMALL_BLOBS, args, { stdin: data });
+    const list = lines([...blobs.map((b) => `${b.digest.hex} ${b.size}`), '.']);
+    const { stdout } = await this.exec('small-blobs', [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''], { stdin: Readable.from(concat(list, data)) });
     const mismatches = new Map<string, string>();
     const answered = new Set<string>();
     for (const line of stdout.toString('utf8').split('\n')) {
@@ -131,18 +133,30 @@ export class RemoteStore {
    * the blob in order. Resolves with the sha256 of what it read; abort it when the blob fails.
    */
   async followHash(digest: Digest, ranges: readonly ByteRange[], signal: AbortSignal): Promise<string> {
-    const args = [this.modelsDir, digest.hex, this.hasher ?? 'none', ...ranges.map((r) => `${r.start}-${r.end}`)];
-    return this.exec(HASH_FOLLOW, args, { signal }).then(
-      ({ stdout }) => stdout.toString('utf8').trim(),
+    // stdin stays open while the answer is wanted: its end stops the program on the destination.
+    const stdin = new PassThrough();
+    stdin.write(lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']));
+    const stop = () => stdin.end();
+    signal.addEventListener('abort', stop, { once: true });
+    let answer = '';
+    const onStdout = (chunk: Buffer) => {
+      answer += chunk.toString('utf8');
+      if (answer.includes('\n')) stop();
+    };
+    return this.exec('hash-follow', [...this.store(), digest.hex, this.hasher ?? 'none'], { stdin, signal, onStdout }).then(
+      () => answer.trim(),
       () => '',
-    );
+    ).finally(() => {
+      stop();
+      signal.removeEventListener('abort', stop);
+    });
   }
 
   /** Verifies the staged blob (unless `followed`, the sha256 followHash gave, is already its digest) and publishes it. */
   async commitBlob(digest: Digest, size: number, lock: LockIdentity, followed = ''): Promise<CommitOutcome> {
     const { stdout } = await this.exec(
-      COMMIT_BLOB,
-      [this.modelsDir, digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? '', followed],
+      'commit-blob',
+      [...this.store(), digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? '', followed],
       { digest },
     );
     const out = stdout.toString('utf8').trim();
@@ -159,7 +173,7 @@ export class RemoteStore {
   async hashStagedRanges(ranges: readonly { digest: Digest; range: ByteRange }[]): Promise<{ algorithm: 'xxh64' | 'sha256'; hashes: Map<string, string> }> {
     const tool = this.hasXxhsum ? 'xxhsum' : (this.hasher ?? 'none');
     const keys = ranges.map(({ digest, range }) => `${digest.hex}:${range.start}:${range.end}`);
-    const { stdout } = await this.exec(HASH_STAGED, [this.modelsDir, tool, ...keys]);
+    const { stdout } = await this.exec('hash-staged', [...this.store(), tool], { stdin: lines(keys) });
     const hashes = new Map<string, string>();
     for (const line of stdout.toString('utf8').split('\n')) {
       const [key, hash] = line.trim().split(' ');
@@ -170,12 +184,34 @@ export class RemoteStore {
 
   /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
   async publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome> {
-    const blobs = manifestBlobs(manifest).map((d) => `${d.digest.hex}:${d.size}`);
-    const { stdout } = await this.exec(PUBLISH_MANIFEST, [this.modelsDir, this.options.chown ?? '', ...manifestSegments(name), ...blobs], { stdin: manifest.bytes });
+    const list = lines([...manifestBlobs(manifest).map((d) => `${d.digest.hex} ${d.size}`), '.']);
+    const args = [...this.store(), this.options.chown ?? '', ...manifestSegments(name)];
+    const { stdout } = await this.exec('publish-manifest', args, { stdin: Buffer.concat([list, manifest.bytes]) });
     const out = stdout.toString('utf8').trim();
     if (out === 'published' || out === 'unchanged') return out;
     if (out.startsWith('missing ')) return { missing: out.slice(8) };
     throw this.protocolError('publish manifest', out);
+  }
+
+  /**
+   * The sha256 of each published blob, read on the destination (for --verify); a blob that is not there
+   * has none.
+   */
+  async hashPublishedBlobs(digests: readonly Digest[]): Promise<Map<string, string | undefined>> {
+    const { stdout } = await this.exec('hash-published', [...this.store(), this.hasher ?? 'none'], { stdin: lines(digests.map((d) => d.hex)) });
+    const hashes = new Map<string, string | undefined>();
+    for (const line of stdout.toString('utf8').split('\n')) {
+      const [hex, sum] = line.trim().split(' ');
+      if (hex && sum) hashes.set(hex, /^[0-9a-f]{64}$/.test(sum) ? sum : undefined);
+    }
+    const unanswered = digests.find((d) => !hashes.has(d.hex));
+    if (unanswered) throw this.protocolError('verify', stdout.toString('utf8'), unanswered);
+    return hashes;
+  }
+
+  /** The first arguments of every program after the probe: the path as given and its layout. */
+  private store(): [string, string] {
+    return [this.options.path, this.layout];
   }
 
   private lockArgs(lock: LockIdentity): string[] {
@@ -183,8 +219,8 @@ export class RemoteStore {
   }
 
   /** Runs one script with its arguments (under sudo -n with --sudo); a failure becomes a PushError about `digest`. */
-  private async exec(script: string, args: string[], options: RunOptions & { digest?: Digest } = {}): Promise<RunResult> {
-    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', script, 'ollama-push', ...args];
+  private async exec(name: ProgramName, args: string[], options: RunOptions & { digest?: Digest } = {}): Promise<RunResult> {
+    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', program(name), 'ollama-push', ...args];
     const { digest, ...run } = options;
     const result = await this.transport.run(shellCommand(words), run);
     if (result.code !== 0) throw this.commandError(result, digest);
@@ -196,13 +232,22 @@ export class RemoteStore {
     const stderr = result.stderr.toString('utf8').trim();
     const last = stderr.split('\n').filter(Boolean).pop() ?? '';
     const about = digest ? { digest: digestString(digest) } : {};
+    if (result.code === 3 && last.startsWith('unsafe destination: ')) {
+      return new PushError(`refusing to write to ${this.transport.label}: ${last.slice('unsafe destination: '.length)}`, { side: 'remote', ...about });
+    }
+    if (/read-only file system/i.test(stderr)) {
+      return new PushError(`the destination's filesystem is read-only (${this.where}): ${last}; remount it read-write or choose another --remote-path`, {
+        side: 'remote',
+        ...about,
+      });
+    }
     if (/no space left/i.test(stderr)) {
       return new PushError(`destination disk is full (${this.where}): ${last}; free space and run again to resume`, {
         side: 'remote',
         ...about,
       });
     }
-    if (/permission denied|read-only file system|operation not permitted/i.test(stderr)) {
+    if (/permission denied|operation not permitted/i.test(stderr)) {
       return new PushError(`permission denied on ${this.where}: ${last}; use --sudo, or a user that owns the store`, {
         side: 'remote',
         ...about,
@@ -281,4 +326,13 @@ export function parseProbe(text: string, givenPath: string, asked: ReadonlySet<s
 function parseRange(text: string): ByteRange[] {
   const match = /^(\d+)-(\d+)$/.exec(text);
   return match ? [{ start: Number(match[1]), end: Number(match[2]) }] : [];
+}
+
+function lines(items: readonly string[]): Buffer {
+  return Buffer.from(items.map((item) => `${item}\n`).join(''));
+}
+
+async function* concat(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
+  yield head;
+  yield* rest as AsyncIterable<Buffer>;
 }

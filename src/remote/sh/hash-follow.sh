@@ -1,0 +1,37 @@
+# hash-follow.sh PATH LAYOUT HEX HASHER: hashes a blob while it is being staged: each range in order, as
+# soon as its done marker appears, so the sha256 is ready when the last range lands.
+#   HASHER  openssl, sha256sum or shasum
+# stdin: lines `<start>-<end>` covering the blob in order, a line `.`, then nothing until the client
+# stops it: at the end of stdin (the client is done or gone) every process of this program ends.
+# answers: the sha256 of what it read; anything else (a range never finished, the staging gone) gives
+# another hash.
+given=$1; layout=$2; h=$3; hasher=$4
+enter_store "$given" "$layout" || exit 1
+enter_staging
+enter_blob_staging "$h"
+set --
+while read -r r && [ "$r" != . ]; do set -- "$@" "$r"; done
+# The client keeps stdin open while it wants the answer: its end (the client is done or gone) stops the
+# wait below within one nap, so nothing of this program outlives the client.
+(cd / && exec cat >/dev/null 2>&1) &
+client=$!
+# Gives up after about two minutes without a new range too, and when the staged data it was reading goes
+# away (published by another run, or abandoned).
+nap=0.05; patience=2400
+sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
+seen=0
+emit() {
+  for r in "$@"; do
+    start=${r%-*}; end=${r#*-}
+    waited=0
+    until [ -f "done.$r" ]; do
+      kill -0 "$client" 2>/dev/null && [ "$waited" -lt "$patience" ] || return 1
+      if [ -f data ]; then seen=1; elif [ "$seen" = 1 ]; then return 1; fi
+      sleep "$nap"
+      waited=$((waited + 1))
+    done
+    dd if=data bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start))
+  done
+}
+emit "$@" | sha256_of
+kill "$client" 2>/dev/null

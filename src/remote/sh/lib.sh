@@ -1,0 +1,160 @@
+# shellcheck shell=sh
+# lib.sh: the helpers every destination program starts with (the loader puts this file in front of each).
+#
+# The destination store is untrusted: whoever else can write it (the ollama user, a pod's container on a
+# hostPath volume) may plant links or files at any name. So the programs
+#   - enter each directory with enter_dir, which refuses a link or a non-directory and checks that the
+#     physical directory entered is the one named, then work with names relative to it;
+#   - keep everything unfinished in .ollama-push, a directory of the pushing user's own, mode 0700;
+#   - rename into blobs/ and manifests/ with mv_nofollow from inside the target directory, and check
+#     what landed there;
+#   - refuse anything unexpected with `unsafe` (exit 3, one line on stderr), which the client reports
+#     and never retries.
+# Variables are shared both ways with the program this file is put in front of (SC2034, SC2154), and
+# ls is parsed only for names that are sha256-<hex> (SC2012).
+# shellcheck disable=SC2034,SC2154,SC2012
+
+umask 022
+
+unsafe() {
+  printf 'unsafe destination: %s\n' "$*" >&2
+  exit 3
+}
+
+# enter_dir NAME [create]: cd into the directory NAME of the current one; 1 when it does not exist.
+enter_dir() {
+  if [ -L "$1" ]; then unsafe "$PWD/$1 is a symbolic link; ollama-push never follows links in the store: remove it"; fi
+  if [ ! -e "$1" ]; then
+    [ "${2-}" = create ] || return 1
+    mkdir -- "$1" 2>/dev/null || [ -d "$1" ] || { mkdir -- "$1"; exit 1; }
+    enter_dir "$1"
+    return
+  fi
+  [ -d "$1" ] || unsafe "$PWD/$1 is not a directory: remove it"
+  set -- "$1" "${PWD%/}/$1"
+  cd -P -- "$1" || exit 1
+  [ "$PWD" = "$2" ] || unsafe "$2 was replaced while it was being entered"
+}
+
+# has_dir NAME: whether NAME is a real directory here (a link or a file there is refused).
+has_dir() {
+  ( enter_dir "$1" ) || { set -- $?; [ "$1" = 1 ] && return 1; exit "$1"; }
+}
+
+# enter_store PATH LAYOUT: cd into the models dir: PATH itself, or PATH/models (made if need be) for the
+# layout home. PATH is the user's choice and resolved physically once; below it nothing is followed.
+enter_store() {
+  cd -P -- "$1" || return 1
+  [ "$2" != home ] || enter_dir models create
+}
+
+# enter_staging: cd into .ollama-push, created if need be, made private to this user.
+enter_staging() {
+  enter_dir .ollama-push create
+  [ -O . ] || unsafe "$PWD belongs to another user: remove it (it holds only unfinished uploads) or push as its owner"
+  chmod 700 . || exit 1
+}
+
+# is_published FILE SIZE: FILE is a regular file of SIZE bytes. Anything but a file there is refused.
+is_published() {
+  if [ -L "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then
+    unsafe "${PWD%/}/$1 is not a regular file (a link or a directory where a blob belongs): remove it"
+  fi
+  [ -f "$1" ] && [ "$(wc -c < "$1" | tr -d ' ')" = "$2" ]
+}
+
+# mv_nofollow SOURCE NAME: renames SOURCE to NAME in the current directory, replacing a file there but
+# never moving into a directory or through a link at NAME (GNU and busybox mv -T, BSD mv -h), then checks
+# that a regular file landed.
+mv_nofollow() {
+  case $(uname -s) in
+    Darwin | *BSD | DragonFly) mv -f -h -- "$1" "$2" ;;
+    *) mv -f -T -- "$1" "$2" ;;
+  esac || exit 1
+  if [ -L "$2" ] || [ ! -f "$2" ]; then
+    rm -f -- "$2"
+    unsafe "${PWD%/}/$2 was not a regular file after it was renamed into place"
+  fi
+}
+
+# sha256_of: the hex sha256 of stdin, with the tool named in $hasher (the client picks it from the probe).
+sha256_of() {
+  case $hasher in
+    openssl) set -- openssl dgst -sha256 -r ;;
+    sha256sum) set -- sha256sum ;;
+    shasum) set -- shasum -a 256 ;;
+    *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; return 1 ;;
+  esac
+  "$@" | cut -c1-64
+}
+
+# exact_dd: whether dd can read exactly N bytes of a pipe (iflag=fullblock,count_bytes: GNU, busybox).
+exact_dd() {
+  [ "$(printf ab | dd bs=1 count=1 iflag=fullblock,count_bytes 2>/dev/null)" = a ]
+}
+
+# take_bytes N: copies exactly N bytes from stdin to stdout and reads no further. busybox and BSD head -c
+# read ahead on a pipe, so dd where it can ($exact_dd set from exact_dd), else head (GNU's stops at N).
+take_bytes() {
+  if [ "${exact_dd-}" = 1 ]; then
+    dd bs=1048576 count="$1" iflag=fullblock,count_bytes 2>/dev/null
+  else
+    head -c "$1"
+  fi
+}
+
+# take_lock HEX (cwd: staging; $me, $stale, $dead set): takes the blob's lock, or answers `busy <owner>`.
+# The lock is a directory (mkdir is atomic); its owner file names the run, its mtime is the heartbeat.
+take_lock() {
+  set -- "sha256-$1.lock"
+  if err=$(mkdir "$1" 2>&1); then printf '%s\n' "$me" > "$1/owner" || exit 1; return 0; fi
+  if [ -L "$1" ] || [ ! -d "$1" ]; then printf '%s\n' "$err" >&2; exit 1; fi
+  owner=$(cat "$1/owner" 2>/dev/null)
+  [ "$owner" = "$me" ] && { touch "$1"; return 0; }
+  if { [ -n "$dead" ] && [ "$owner" = "$dead" ]; } || [ -n "$(find "$1" -prune -mmin +"$stale" 2>/dev/null)" ]; then
+    mv "$1" "$1.$$" 2>/dev/null && rm -rf -- "$1.$$"
+    if mkdir "$1" 2>/dev/null; then printf '%s\n' "$me" > "$1/owner" || exit 1; return 0; fi
+    owner=$(cat "$1/owner" 2>/dev/null)
+  fi
+  printf 'busy %s\n' "$owner"
+  return 1
+}
+
+# enter_blob_staging HEX (cwd: staging): cd into sha256-HEX, where the blob is assembled as `data`.
+enter_blob_staging() {
+  enter_dir "sha256-$1" create
+  if [ -L data ] || { [ -e data ] && [ ! -f data ]; }; then unsafe "$PWD/data is not a regular file: remove $PWD"; fi
+}
+
+# blob_table (cwd: the models dir): `<hex> <type> <size>` for each sha256-<hex> in blobs/, in one process
+# however many there are (type: - a file, d a directory, l a link, ...).
+blob_table() {
+  LC_ALL=C ls -ln blobs 2>/dev/null | awk '{
+    name = $NF
+    if (substr($1, 1, 1) == "l" && $(NF - 1) == "->") name = $(NF - 2)
+    if (name ~ /^sha256-[0-9a-f]+$/) print substr(name, 8), substr($1, 1, 1), $5
+  }'
+}
+
+# missing_blobs (cwd: the models dir): reads `<hex> <size>` lines and prints the first blob that is not
+# published with that size as `missing <hex>`; refuses a link or a directory at a blob's name.
+missing_blobs() {
+  { blob_table; echo /; cat; } | awk '
+    !listed { if ($0 == "/") listed = 1; else { type[$1] = $2; size[$1] = $3 }; next }
+    NF < 2 { next }
+    type[$1] != "" && type[$1] != "-" { print "unsafe " $1; exit }
+    type[$1] != "-" || size[$1] != $2 { print "missing " $1; exit }'
+}
+
+# existing_name NAME: NAME, or the entry here that equals it ignoring case: Ollama matches names
+# case-insensitively and keeps the spelling already on disk.
+existing_name() {
+  if [ -e "$1" ] || [ -L "$1" ]; then printf '%s\n' "$1"; return; fi
+  found=$(ls -a | awk -v want="$1" 'tolower($0) == tolower(want) { print; exit }')
+  printf '%s\n' "${found:-$1}"
+}
+
+# blob_published HEX SIZE (cwd: staging): whether blobs/sha256-HEX is in place with SIZE bytes.
+blob_published() {
+  (cd .. && is_published "blobs/sha256-$1" "$2") || { set -- $?; [ "$1" = 1 ] && return 1; exit "$1"; }
+}

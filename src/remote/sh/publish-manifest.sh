@@ -1,0 +1,37 @@
+# publish-manifest.sh PATH LAYOUT CHOWN HOST NAMESPACE MODEL TAG: writes a model's manifest, last, and
+# only while every blob it references is published. A name already there in another case is reused.
+#   CHOWN  USER[:GROUP] to give the manifest and the directories made for it, or empty
+# stdin: lines `<hex> <size>` of the manifest's blobs, a line `.`, then the manifest's bytes.
+# answers: published, unchanged (the same bytes were there), or missing <hex> (nothing written, or a blob
+# went missing after it was written).
+given=$1; layout=$2; co=$3; tag=$7
+enter_store "$given" "$layout" || exit 1
+models=$PWD
+enter_staging
+st=$PWD
+list=
+while read -r h size && [ "$h" != . ]; do list="$list$h $size
+"; done
+manifest=$(mktemp manifest.XXXXXXXXXX) || exit 1
+trap 'rm -f "$st/$manifest"' EXIT
+cat > "$manifest" && chmod 644 "$manifest" || exit 1
+[ -z "$co" ] || chown -h "$co" "$manifest" || exit 1
+
+check() {
+  cd -P -- "$models" || exit 1
+  r=$(printf %s "$list" | missing_blobs)
+  case $r in
+    unsafe*) unsafe "$models/blobs/sha256-${r#unsafe } is not a regular file (a link or a directory where a blob belongs): remove it" ;;
+    missing*) echo "$r"; exit 0 ;;
+  esac
+}
+check
+for part in manifests "$4" "$5" "$6"; do
+  enter_dir "$(existing_name "$part")" create
+  [ -z "$co" ] || chown -h "$co" . || exit 1
+done
+tag=$(existing_name "$tag")
+if [ -f "$tag" ] && [ ! -L "$tag" ] && cmp -s "$st/$manifest" "$tag"; then echo unchanged; exit 0; fi
+mv_nofollow "$st/$manifest" "$tag"
+check
+echo published
