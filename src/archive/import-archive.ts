@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { extract as tarExtract, type Extract } from 'tar-stream';
 import { EXIT, PushError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
-import { END_MARK } from '../remote/remote-scripts.js';
+import { END_MARK } from '../remote/programs.js';
 import type { RemoteStore, WriteOutcome } from '../remote/remote-store.js';
 import { type Digest, digestString } from '../store/digest.js';
 import { type Descriptor, type Manifest, manifestBlobs, manifestId, parseManifest } from '../store/manifest.js';

@@ -1,7 +1,7 @@
 import type pLimit from 'p-limit';
 import { PushError } from '../errors.js';
 import type { RangeWriter } from '../remote/range-writer.js';
-import { END_MARK } from '../remote/remote-scripts.js';
+import { END_MARK } from '../remote/programs.js';
 import type { ByteRange, LockIdentity, WriteOutcome } from '../remote/remote-store.js';
 import { digestString } from '../store/digest.js';
 import { type FollowContext, followBlob } from './hash-follower.js';
