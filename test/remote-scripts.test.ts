@@ -144,7 +144,7 @@ describe('the destination programs alone, against a temp store', () => {
   it.each(['probe', 'take-lock', 'commit-blob', 'hash-published'] as const)('%s refuses a link at blobs/ with exit 3 and one line', (name) => {
     mkdirSync(join(dir.path, 'elsewhere'));
     symlinkSync(join(dir.path, 'elsewhere'), join(store, 'blobs'));
-    const args = name === 'probe' ? [store, '1'] : name === 'hash-published' ? [store, 'models', 'sha256sum'] : [...lockArgs('me'), 'sha256sum', '', ''];
+    const args = name === 'probe' ? [store, '1'] : name === 'hash-published' ? [store, 'models', 'sha256sum', '0'] : [...lockArgs('me'), 'sha256sum', '', ''];
     const result = run(name, args, `.\n${hex}\n`);
     expect(result.code).toBe(3);
     expect(result.stderr.trim()).toMatch(/^unsafe destination: .*\/blobs is a symbolic link/);

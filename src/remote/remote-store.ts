@@ -195,10 +195,11 @@ export class RemoteStore {
 
   /**
    * The sha256 of each published blob, read on the destination (for --verify); a blob that is not there
-   * has none.
+   * has none. With `drop`, a blob whose sha256 is not its name is removed there, to be sent again.
    */
-  async hashPublishedBlobs(digests: readonly Digest[]): Promise<Map<string, string | undefined>> {
-    const { stdout } = await this.exec('hash-published', [...this.store(), this.hasher ?? 'none'], { stdin: lines(digests.map((d) => d.hex)) });
+  async hashPublishedBlobs(digests: readonly Digest[], drop: boolean): Promise<Map<string, string | undefined>> {
+    const args = [...this.store(), this.hasher ?? 'none', drop ? '1' : '0'];
+    const { stdout } = await this.exec('hash-published', args, { stdin: lines(digests.map((d) => d.hex)) });
     const hashes = new Map<string, string | undefined>();
     for (const line of stdout.toString('utf8').split('\n')) {
       const [hex, sum] = line.trim().split(' ');
