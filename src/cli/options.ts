@@ -42,6 +42,15 @@ export function destinationOptions<T>(yargs: Argv<T>) {
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' });
 }
 
+/** --verify, for push and diff. */
+export function verifyOption<T>(yargs: Argv<T>) {
+  return yargs.option('verify', {
+    type: 'boolean',
+    default: false,
+    describe: "Also hash the destination's blobs of these models (like rsync -c); without it, present means the right name and size",
+  });
+}
+
 /** Options of the commands that send data (push, import). */
 export function sendingOptions<T>(yargs: Argv<T>) {
   return yargs

@@ -4,7 +4,8 @@ import { manifestBlobs, manifestSha256 } from '../store/manifest.js';
 import type { LocalModel } from '../store/local-store.js';
 import { displayName } from '../store/model-name.js';
 
-export type BlobStatus = 'present' | 'missing' | 'partial' | 'mismatch';
+/** `corrupt`: published with the right size but not the right sha256 (found only with --verify). */
+export type BlobStatus = 'present' | 'missing' | 'partial' | 'mismatch' | 'corrupt';
 
 export interface BlobPlan {
   readonly descriptor: Descriptor;
@@ -46,7 +47,7 @@ export function upToDate(plan: TransferPlan): boolean {
  * The digest diff: for every distinct blob of the models, what the destination has and what it lacks.
  * `remote` must come from a probe given the models' manifests in the same order.
  */
-export function planTransfer(models: readonly LocalModel[], remote: RemoteState, rangeSize: number): TransferPlan {
+export function planTransfer(models: readonly LocalModel[], remote: RemoteState, rangeSize: number, corrupt: ReadonlySet<string> = new Set()): TransferPlan {
   const byHex = new Map<string, { descriptor: Descriptor; models: string[] }>();
   for (const model of models) {
     for (const descriptor of manifestBlobs(model.manifest)) {
@@ -56,7 +57,8 @@ export function planTransfer(models: readonly LocalModel[], remote: RemoteState,
     }
   }
   const blobs = [...byHex.values()].map(({ descriptor, models: users }) => {
-    return planBlob(descriptor, remote.blobs.get(descriptor.digest.hex), users, rangeSize);
+    const plan = planBlob(descriptor, remote.blobs.get(descriptor.digest.hex), users, rangeSize);
+    return corrupt.has(descriptor.digest.hex) ? { ...planBlob(descriptor, undefined, users, rangeSize), status: 'corrupt' as const } : plan;
   });
   const manifests = models.map((model, i): ManifestPlan => {
     const remoteHash = remote.manifestHashes[i];

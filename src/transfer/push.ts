@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { PushError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
-import type { ByteRange, RemoteStore } from '../remote/remote-store.js';
+import type { ByteRange, RemoteState, RemoteStore } from '../remote/remote-store.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
@@ -27,6 +27,8 @@ export interface TransferOptions {
   /** Caps the rate of all channels together. */
   readonly bandwidthLimit?: BandwidthLimit;
   readonly onEvent?: PushEventListener;
+  /** Also hash the destination's published blobs of these models (like rsync -c). */
+  readonly verify?: boolean;
 }
 
 export interface PushOptions extends TransferOptions {
@@ -59,9 +61,21 @@ const COMMIT_PARALLEL = 2;
 const RESERVED_CHANNELS = COMMIT_PARALLEL + 2;
 
 /** The digest diff without writing anything. */
-export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 'rangeSize'>): Promise<DiffResult> {
+export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 'rangeSize' | 'verify'>): Promise<DiffResult> {
   const state = await options.remote.probe(distinctDigests(options.models), false, options.models.map((m) => m.name));
-  return { plan: planTransfer(options.models, state, options.rangeSize), modelsDir: state.modelsDir, remoteExists: state.exists };
+  const corrupt = options.verify ? await corruptBlobs(options.remote, options.models, state, false) : new Set<string>();
+  return { plan: planTransfer(options.models, state, options.rangeSize, corrupt), modelsDir: state.modelsDir, remoteExists: state.exists };
+}
+
+/**
+ * --verify: the published blobs of the models whose sha256 on the destination is not their digest.
+ * With `drop`, the destination removes them, so that the push sends them again.
+ */
+async function corruptBlobs(remote: RemoteStore, models: readonly LocalModel[], state: RemoteState, drop: boolean): Promise<Set<string>> {
+  const published = distinctBlobs(models).filter((d) => state.blobs.get(d.digest.hex)?.publishedSize === d.size);
+  if (published.length === 0) return new Set();
+  const hashes = await remote.hashPublishedBlobs(published.map((d) => d.digest), drop);
+  return new Set(published.filter((d) => hashes.get(d.digest.hex) !== d.digest.hex).map((d) => d.digest.hex));
 }
 
 /**
@@ -89,6 +103,8 @@ interface Progress {
   readonly written: Set<string>;
   /** Blobs (hex) that were gone from blobs/ when a manifest was published. */
   readonly disappeared: Set<string>;
+  /** --verify has hashed the destination's blobs (once: a retry needs not). */
+  verified?: boolean;
 }
 
 async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
@@ -104,7 +120,10 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
     );
   }
   const state = await keepVerifiedStagedRanges(probed, remote, local, sent.written);
-  const plan = planTransfer(models, state, options.rangeSize);
+  const corrupt = options.verify && !sent.verified ? await corruptBlobs(remote, models, state, true) : new Set<string>();
+  sent.verified = true;
+  for (const hex of corrupt) onEvent?.({ type: 'warning', message: `blob sha256:${hex} on ${remote.where} failed its sha256; removed it, sending it again` });
+  const plan = planTransfer(models, state, options.rangeSize, corrupt);
   checkFreeSpace(plan, state.freeBytes, remote.where);
   const shared = options.sharedReads;
   shared?.reads.expect(

@@ -4,20 +4,21 @@ import { diff } from '../../transfer/push.js';
 import { EXIT, PushError, usageError } from '../../errors.js';
 import { type DestinationFlags, openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
-import { DEFAULT_RANGE_MIB, destinationOptions, MiB } from '../options.js';
+import { DEFAULT_RANGE_MIB, destinationOptions, MiB, verifyOption } from '../options.js';
 import { blobJson, formatManifestTable, formatPlanTable, modelJson, planSummary } from '../plan-output.js';
 import { runCommand } from '../run-command.js';
 
 export type DiffArgs = DestinationFlags & {
   models: string[];
   'exit-code': boolean;
+  verify: boolean;
 };
 
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff <models..>',
   describe: 'Show which blobs the destination lacks (writes nothing)',
   builder: (yargs) =>
-    destinationOptions(yargs)
+    verifyOption(destinationOptions(yargs))
       // demandOption only types what `<models..>` already demands (yargs' positional() ignores it).
       .positional('models', { type: 'string', array: true, demandOption: true, describe: 'Model names, e.g. qwen3:4b' })
       .option('exit-code', { type: 'boolean', default: false, describe: 'Exit 1 when something would be sent, 0 when up to date (like diff(1))' }),
@@ -43,14 +44,14 @@ function asTrouble(error: unknown): unknown {
 }
 
 /** Shared by `diff` and `push --dry-run`. With exitCode, trouble is 2 and "would send" is 1. */
-export async function runDiff(given: DestinationFlags & { models: string[] }, exitCode: boolean): Promise<number> {
+export async function runDiff(given: DestinationFlags & { models: string[]; verify: boolean }, exitCode: boolean): Promise<number> {
   const [args, ...more] = perHost(given);
   if (more.length > 0 || !args) throw usageError('diff compares with one destination at a time; give one --host');
   const local = openLocalStore(args);
   const models = await readModels(local, args.models);
   const remote = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));
   try {
-    const { plan, modelsDir, remoteExists } = await diff({ remote, models, rangeSize: (args['range-size'] ?? DEFAULT_RANGE_MIB) * MiB });
+    const { plan, modelsDir, remoteExists } = await diff({ remote, models, rangeSize: (args['range-size'] ?? DEFAULT_RANGE_MIB) * MiB, verify: args.verify });
     if (args.json) {
       const doc = { models: models.map(modelJson), destination: modelsDir, exists: remoteExists, blobs: plan.blobs.map(blobJson), manifests: plan.manifests, upToDate: upToDate(plan), bytesToSend: plan.bytesToSend };
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);

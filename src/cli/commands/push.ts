@@ -9,13 +9,13 @@ import { push, type PushResult } from '../../transfer/push.js';
 import { SharedReads } from '../../transfer/shared-reads.js';
 import { type DestinationFlags, openDestination, perHost } from '../destination.js';
 import { openLocalStore, readModels } from '../models.js';
-import { type DestinationArgs, destinationOptions, MiB, type RangeArgs, rangeOptions, type SendingArgs, sendingOptions } from '../options.js';
+import { type DestinationArgs, destinationOptions, MiB, type RangeArgs, rangeOptions, type SendingArgs, sendingOptions, verifyOption } from '../options.js';
 import { blobJson, modelJson } from '../plan-output.js';
 import { interruptible } from '../interruptible.js';
 import { runCommand } from '../run-command.js';
 import { runDiff } from './diff.js';
 
-type PushArgs = DestinationArgs & SendingArgs & RangeArgs & { models: string[]; 'dry-run': boolean };
+type PushArgs = DestinationArgs & SendingArgs & RangeArgs & { models: string[]; 'dry-run': boolean; verify: boolean };
 /** PushArgs as yargs parses them, before perHost: `--host` may repeat. */
 type PushFlags = DestinationFlags<PushArgs>;
 
@@ -23,7 +23,7 @@ export const pushCommand: CommandModule<object, PushFlags> = {
   command: ['push <models..>', '$0 <models..>'],
   describe: 'Copy models to the destination: only the blobs it lacks, verified, manifest last',
   builder: (yargs) =>
-    rangeOptions(sendingOptions(destinationOptions(yargs)))
+    verifyOption(rangeOptions(sendingOptions(destinationOptions(yargs))))
       // demandOption only types what `<models..>` already demands (yargs' positional() ignores it).
       .positional('models', { type: 'string', array: true, demandOption: true, describe: 'Model names, e.g. qwen3:4b hf.co/org/Repo-GGUF:Q4_K_M' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Show what would be sent (like diff); write nothing' }),
@@ -97,6 +97,7 @@ async function pushToOne(
         jobs: chooseJobs(args.jobs, remote.transport.rttMs),
         rangeSize: args['range-size'] * MiB,
         createRemotePath: args.mkdir,
+        verify: args.verify,
         retries: args.retries,
         signal: stopped.signal,
         ...(sharedReads ? { sharedReads } : {}),
