@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
@@ -128,6 +128,12 @@ async function bytesToSend(pushArgs: string[]): Promise<number> {
   return JSON.parse(diff.stdout).bytesToSend;
 }
 
+/** Processes of this machine whose command line names the remote path (the destination programs get it as an argument). */
+function destinationProcesses(remotePath: string): string[] {
+  const found = spawnSync('pgrep', ['-f', '-a', '--', remotePath]);
+  return found.stdout.toString().split('\n').filter((line) => line.trim() !== '' && !line.includes('pgrep'));
+}
+
 /** The full-disk cases need to mount a small tmpfs (root, and a kernel that lets us); said loudly when not. */
 function canMountTmpfs(): boolean {
   const probe = mkdtempSync(join(tmpdir(), 'ollama-push-tmpfs-'));
@@ -248,6 +254,8 @@ Host via-proxy
     await waitFor('staged ranges', async () => (await stagedRanges(remote)).length >= 3);
     run.child.kill('SIGKILL');
     await run.done;
+    // Nothing of the push outlives it on the destination (a hash follower used to wait for 2 minutes).
+    await waitFor('the destination programs to end', async () => destinationProcesses(remote).length === 0);
     const report = await checkOllamaStore(remote, { allowUnreferenced: true });
     expect(report.problems).toEqual([]);
     expect(report.models).toEqual([]);
