@@ -68,7 +68,7 @@ describe('the destination programs alone, against a temp store', () => {
   });
   afterEach(() => dir.remove());
 
-  it.each([
+  it.each<[string, { owner: string; age?: number } | undefined, string, string]>([
     ['a free blob', undefined, '', 'acquired'],
     ['a lock held by a live run', { owner: 'host 1 other' }, '', 'busy host 1 other'],
     ['a stale lock (no heartbeat for longer than STALE minutes)', { owner: 'host 1 other', age: 5 }, '', 'acquired'],

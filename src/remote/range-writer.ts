@@ -74,8 +74,7 @@ export class RangeWriter {
 
   private receive(chunk: Buffer): void {
     this.buffered += chunk.toString('utf8');
-    let newline: number;
-    while ((newline = this.buffered.indexOf('\n')) >= 0) {
+    for (let newline = this.buffered.indexOf('\n'); newline >= 0; newline = this.buffered.indexOf('\n')) {
       this.lines.push(this.buffered.slice(0, newline).trim());
       this.buffered = this.buffered.slice(newline + 1);
     }
