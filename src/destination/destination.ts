@@ -1,0 +1,94 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../store/digest.js';
+import type { Descriptor, Manifest } from '../store/manifest.js';
+import type { ModelName } from '../store/model-name.js';
+import type { BlobPlan } from '../transfer/plan.js';
+import type { PushEventListener } from '../transfer/events.js';
+
+/**
+ * Where models go. Two kinds implement it: an Ollama store spoken to in POSIX sh over any transport
+ * (a local dir, ssh2, --rsh, kubectl exec), and an OCI registry. Push, import and fan-out drive every
+ * destination the same way: probe, upload what is missing, publish each manifest last.
+ */
+export interface Destination {
+  /** For messages: "this machine", "ssh homelab-1", "registry.lan:5000". */
+  readonly label: string;
+  /** Where models land, for messages: "<models dir> on ssh homelab-1", a registry's repository prefix. */
+  readonly where: string;
+  /** What the destination has of these blobs and manifests, in one round trip where it can. */
+  probe(request: ProbeRequest): Promise<DestinationState>;
+  /**
+   * Makes each blob present and verified (sha256) on the destination, resuming from what it holds.
+   * Resolves with the error of each blob that did not make it, by hex; rejects only when the whole
+   * upload must stop (a lost connection: retryable PushError).
+   */
+  upload(blobs: readonly BlobPlan[], source: BlobSource, hooks: UploadHooks): Promise<Map<string, unknown>>;
+  /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
+  publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome>;
+  /** --verify: the published blobs whose sha256 is not their digest; with `drop`, removed to be sent again. */
+  corruptBlobs(blobs: readonly Descriptor[], drop: boolean): Promise<Set<string>>;
+  close(): Promise<void>;
+}
+
+export interface ProbeRequest {
+  readonly digests: readonly Digest[];
+  /** Manifests to compare, in this order in DestinationState.manifestHashes. */
+  readonly manifests: readonly ModelName[];
+  /** Create the remote path when it is missing (--mkdir). */
+  readonly create: boolean;
+}
+
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface BlobState {
+  /** Size of the published blob, or undefined when there is none. */
+  readonly publishedSize: number | undefined;
+  /** Ranges already stored by earlier runs, not yet published (the destination's word, not ours). */
+  readonly stagedRanges: readonly ByteRange[];
+  /** Another run writing this blob, if the destination knows of one. */
+  readonly lockOwner?: string;
+}
+
+export interface DestinationState {
+  /** False when the remote path does not exist (and was not created). */
+  readonly exists: boolean;
+  /** Where models land: the models dir actually used, or the registry repository prefix. */
+  readonly location: string;
+  /** The remote path was an Ollama home, and models go to its models/. */
+  readonly ollamaHome: boolean;
+  /** Free space where blobs go, when the destination can tell. */
+  readonly freeBytes: number | undefined;
+  /** Whether the destination can verify what it receives (a sha256 tool, or a registry's own check). */
+  readonly canVerify: boolean;
+  readonly blobs: ReadonlyMap<string, BlobState>;
+  /** sha256 of each probed manifest, in the order asked; undefined where there is none. */
+  readonly manifestHashes: readonly (string | undefined)[];
+}
+
+/** Where a blob's bytes come from: the local store (shared among hosts in fan-out), or an archive. */
+export interface BlobSource {
+  /**
+   * Streams a range of the blob, calling onBytes with each chunk handed on. A read of the whole blob is
+   * hashed on the way and fails at its end when the bytes do not match the digest.
+   */
+  read(blob: Descriptor, range: ByteRange, onBytes: (bytes: number) => void): Readable;
+  /** Whether the source's copy of the blob matches its digest (after the destination found a mismatch). */
+  intact(blob: Descriptor): Promise<boolean>;
+}
+
+export interface UploadHooks {
+  readonly onEvent?: PushEventListener;
+  /** The destination confirmed these bytes stored: they count as sent (and a retry need not check them). */
+  readonly stored: (hex: string, range: ByteRange) => void;
+  /** Ranges of earlier attempts of this run that the destination confirmed, by `hex:start:end`. */
+  readonly trusted: ReadonlySet<string>;
+  /** Parallel transfers (channels, connections). */
+  readonly jobs: number;
+  /** Large blobs go in ranges of about this size. */
+  readonly rangeSize: number;
+}
+
+export type ManifestOutcome = 'published' | 'unchanged' | { missing: string };
