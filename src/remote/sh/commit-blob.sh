@@ -21,7 +21,7 @@ answer=$(
   if [ "$sum" != "$h" ]; then echo "mismatch sha256:$sum"; exit 0; fi
   chmod 644 data && touch data || exit 1
   [ -z "$co" ] || chown -h "$co" data || exit 1
-  cd ../.. || exit 1
+  cd -P ../.. || exit 1
   enter_dir blobs create
   [ -z "$co" ] || chown -h "$co" . || exit 1
   mv_nofollow "../.ollama-push/sha256-$h/data" "sha256-$h"

@@ -5,13 +5,15 @@
 # hostPath volume) may plant links or files at any name. So the programs
 #   - enter each directory with enter_dir, which refuses a link or a non-directory and checks that the
 #     physical directory entered is the one named, then work with names relative to it;
-#   - keep everything unfinished in .ollama-push, a directory of the pushing user's own, mode 0700;
+#   - keep everything unfinished in .ollama-push, a directory of the pushing user's own, made mode 0700
+#     (one that another user owns or can write is refused: what it holds cannot be trusted);
 #   - rename into blobs/ and manifests/ with mv_nofollow from inside the target directory, and check
 #     what landed there;
+#   - go back up with `cd -P ..` (the parent of the directory entered), never by a path resolved again;
 #   - refuse anything unexpected with `unsafe` (exit 3, one line on stderr), which the client reports
 #     and never retries.
 # Variables are shared both ways with the program this file is put in front of (SC2034, SC2154), and
-# ls is parsed only for names that are sha256-<hex> (SC2012).
+# ls is parsed only for names that are sha256-<hex>, and a name listed twice is refused (SC2012).
 # shellcheck disable=SC2034,SC2154,SC2012
 
 umask 022
@@ -48,10 +50,15 @@ enter_store() {
   [ "$2" != home ] || enter_dir models create
 }
 
-# enter_staging: cd into .ollama-push, created if need be, made private to this user.
+# enter_staging: cd into .ollama-push, created private to this user (mode 0700 from the start). One that
+# another user owns, or can write (a `chmod -R 777` of the store), may hold their links: refused.
 enter_staging() {
+  [ -e .ollama-push ] || [ -L .ollama-push ] || mkdir -m 700 .ollama-push 2>/dev/null || true
   enter_dir .ollama-push create
   [ -O . ] || unsafe "$PWD belongs to another user: remove it (it holds only unfinished uploads) or push as its owner"
+  case $(LC_ALL=C ls -ldn . | cut -c5-10) in
+    *w*) unsafe "$PWD is writable by other users, so what it holds cannot be trusted: remove it (it holds only unfinished uploads)" ;;
+  esac
   chmod 700 . || exit 1
 }
 
@@ -127,13 +134,23 @@ enter_blob_staging() {
 }
 
 # blob_table (cwd: the models dir): `<hex> <type> <size>` for each sha256-<hex> in blobs/, in one process
-# however many there are (type: - a file, d a directory, l a link, ...).
+# however many there are (type: - a file, d a directory, l a link, ...; ? a name listed twice). The name
+# is the 9th field (LC_ALL=C dates are 3 fields), alone on a file's line and before `->` on a link's, so
+# another name that ends in ` sha256-<hex>` is not taken for it; a name or link target with a newline
+# can still fake a line (ls -q is not everywhere), but never hide the real line of that name: a name
+# listed twice is `?`, refused.
 blob_table() {
-  LC_ALL=C ls -ln blobs 2>/dev/null | awk '{
-    name = $NF
-    if (substr($1, 1, 1) == "l" && $(NF - 1) == "->") name = $(NF - 2)
-    if (name ~ /^sha256-[0-9a-f]+$/) print substr(name, 8), substr($1, 1, 1), $5
-  }'
+  set -- -ln
+  ls -q / >/dev/null 2>&1 && set -- -lnq
+  LC_ALL=C ls "$@" blobs 2>/dev/null | awk '
+    { type = substr($1, 1, 1); name = "" }
+    type == "l" && $10 == "->" { name = $9 }
+    type != "l" && NF == 9 { name = $9 }
+    name ~ /^sha256-[0-9a-f]+$/ {
+      h = substr(name, 8)
+      if (h in t) t[h] = "?"; else { t[h] = type; size[h] = $5 }
+    }
+    END { for (h in t) print h, t[h], size[h] }'
 }
 
 # missing_blobs (cwd: the models dir): reads `<hex> <size>` lines and prints the first blob that is not
@@ -156,5 +173,5 @@ existing_name() {
 
 # blob_published HEX SIZE (cwd: staging): whether blobs/sha256-HEX is in place with SIZE bytes.
 blob_published() {
-  (cd .. && is_published "blobs/sha256-$1" "$2") || { set -- $?; [ "$1" = 1 ] && return 1; exit "$1"; }
+  (cd -P .. && is_published "blobs/sha256-$1" "$2") || { set -- $?; [ "$1" = 1 ] && return 1; exit "$1"; }
 }

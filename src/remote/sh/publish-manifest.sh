@@ -17,15 +17,17 @@ trap 'rm -f "$st/$manifest"' EXIT
 cat > "$manifest" && chmod 644 "$manifest" || exit 1
 [ -z "$co" ] || chown -h "$co" "$manifest" || exit 1
 
+# check DIR: every blob of the list is published in DIR, the models dir, reached from here with cd -P up
+# the directories entered (never by its path, which the store's owner could point elsewhere meanwhile).
 check() {
-  cd -P -- "$models" || exit 1
-  r=$(printf %s "$list" | missing_blobs)
+  r=$(cd -P -- "$1" && printf %s "$list" | missing_blobs) || exit 1
   case $r in
     unsafe*) unsafe "$models/blobs/sha256-${r#unsafe } is not a regular file (a link or a directory where a blob belongs): remove it" ;;
     missing*) echo "$r"; exit 0 ;;
   esac
 }
-check
+cd -P .. || exit 1
+check .
 for part in manifests "$4" "$5" "$6"; do
   enter_dir "$(existing_name "$part")" create
   [ -z "$co" ] || chown -h "$co" . || exit 1
@@ -33,5 +35,5 @@ done
 tag=$(existing_name "$tag")
 if [ -f "$tag" ] && [ ! -L "$tag" ] && cmp -s "$st/$manifest" "$tag"; then echo unchanged; exit 0; fi
 mv_nofollow "$st/$manifest" "$tag"
-check
+check ../../../..
 echo published

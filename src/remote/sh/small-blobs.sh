@@ -21,7 +21,7 @@ for b in "$@"; do
   chmod 644 "$tmp" || exit 1
   [ -z "$co" ] || chown -h "$co" "$tmp" || exit 1
   (
-    cd .. && enter_dir blobs
+    cd -P .. && enter_dir blobs
     [ -z "$co" ] || chown -h "$co" . || exit 1
     mv_nofollow "../.ollama-push/$tmp" "sha256-$h"
   ) || { set -- $?; rm -f "$tmp"; exit "$1"; }
