@@ -176,7 +176,6 @@ async function addBlob(archive: Pack, blob: BlobPlan, path: string, mtime: Date,
     path,
     blob: blob.descriptor,
     range: { start: 0, end: size },
-    trailer: Buffer.alloc(0),
     onBytes: (n) => onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n }),
   });
   let held: Buffer | undefined;

@@ -3,18 +3,14 @@ import { Readable } from 'node:stream';
 import { extract as tarExtract, type Extract } from 'tar-stream';
 import { EXIT, PushError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
-import { END_MARK } from '../remote/programs.js';
-import type { RemoteStore, WriteOutcome } from '../remote/remote-store.js';
+import type { BlobSource, Destination } from '../destination/destination.js';
 import { type Digest, digestString } from '../store/digest.js';
 import { type Descriptor, type Manifest, manifestBlobs, manifestId, parseManifest } from '../store/manifest.js';
 import { displayName, type ModelName } from '../store/model-name.js';
 import type { BandwidthLimit } from '../transfer/bandwidth-limit.js';
 import type { PushEventListener } from '../transfer/events.js';
-import { lockOwner } from '../transfer/lock-owner.js';
-import { takeBlobLock } from '../transfer/blob-lock.js';
 import { type BlobPlan, planBlob } from '../transfer/plan.js';
 import { withRetries } from '../transfer/retry.js';
-import { WriterPool } from '../transfer/writer-pool.js';
 import { classifyEntry, paddedSize, refusedEntry, TAR_BLOCK } from './archive-entries.js';
 
 export interface ImportOptions {
@@ -24,7 +20,7 @@ export interface ImportOptions {
   readonly label: string;
   /** The archive's size when known (a file): the total for progress. */
   readonly archiveSize?: number;
-  readonly remote: RemoteStore;
+  readonly destination: Destination;
   readonly createRemotePath: boolean;
   /** Reconnect and read the archive again this many times after a dropped connection (published blobs are skipped). */
   readonly retries: number;
@@ -55,18 +51,16 @@ export interface ImportResult {
   readonly seconds: number;
 }
 
-/** Refreshes the blob's lock while one long range is written (another run takes a lock idle for minutes). */
-const HEARTBEAT_MS = 30_000;
 /** Ollama manifests are a few KB; anything this big is not one. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads an archive made by `export` (or `tar -c` of a models dir) as a stream and sends it to the
- * destination with push's rules. Each blob entry is checked against the destination first (the lock
- * answer says whether it is published), else written as one range into staging while its sha256 is
- * computed; the range is only marked written (the trailer) once the entry matched its name's digest,
- * then the destination verifies it again and renames it into blobs/. Manifests are kept in memory and
- * published at the end, each only if none of its blobs failed and the destination holds all of them.
+ * destination through the same upload as push. Each blob entry is checked against the destination
+ * first, else uploaded from the entry as it is read, its sha256 computed on the way: an entry that does
+ * not match its name's digest fails at its end, before the destination counts it written; the
+ * destination verifies it again before publishing. Manifests are kept in memory and published at the
+ * end, each only if none of its blobs failed and the destination holds all of them.
  */
 export async function importArchive(options: ImportOptions): Promise<ImportResult> {
   const started = performance.now();
@@ -82,13 +76,10 @@ export async function importArchive(options: ImportOptions): Promise<ImportResul
 
 interface ImportContext extends ImportOptions {
   readonly sent: { bytes: number };
-  readonly lock: { owner: string; deadOwner?: string };
   readonly blobs: Map<string, ImportedBlob>;
   /** Blobs of the archive that did not make it (tampered, or failed on the destination), by hex. */
   readonly failed: Map<string, PushError>;
   readonly manifests: Map<string, { name: ModelName; manifest: Manifest }>;
-  /** One range writer on the destination, reused from blob to blob (a new one after a failure). */
-  readonly writers: WriterPool;
   freeBytes: number | undefined;
   /** Archive bytes reported as progress so far. */
   progressed: number;
@@ -97,29 +88,27 @@ interface ImportContext extends ImportOptions {
 }
 
 async function importOnce(options: ImportOptions, sent: { bytes: number }): Promise<Omit<ImportResult, 'bytesSent' | 'seconds'>> {
-  const { remote, onEvent } = options;
-  const state = await remote.probe([], options.createRemotePath);
+  const { destination, onEvent } = options;
+  const state = await destination.probe({ digests: [], manifests: [], create: options.createRemotePath });
   if (!state.exists) {
-    throw new PushError(`remote path ${remote.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`, { side: 'usage' });
+    throw new PushError(`remote path ${destination.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`, { side: 'usage' });
   }
-  if (!state.hasher) {
-    throw new PushError(`${remote.transport.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
+  if (!state.canVerify) {
+    throw new PushError(`${destination.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
       side: 'remote',
     });
   }
-  onEvent?.({ type: 'plan', blobs: options.archiveSize === undefined ? [] : [archivePlan(options.archiveSize)], modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
+  onEvent?.({ type: 'plan', blobs: options.archiveSize === undefined ? [] : [archivePlan(options.archiveSize)], modelsDir: state.location, ollamaHome: state.ollamaHome });
   const context: ImportContext = {
     ...options,
     sent,
-    lock: { owner: lockOwner },
     blobs: new Map(),
     failed: new Map(),
     manifests: new Map(),
-    writers: new WriterPool(remote, lockOwner),
     freeBytes: state.freeBytes,
     progressed: 0,
   };
-  const damage = await readArchive(context).finally(() => context.writers.close());
+  const damage = await readArchive(context);
   const models = await publishModels(context);
   if (options.archiveSize !== undefined && !damage) progress(context, '', options.archiveSize - context.progressed);
 
@@ -146,7 +135,7 @@ async function importOnce(options: ImportOptions, sent: { bytes: number }): Prom
       exitCode: EXIT.usage,
     });
   }
-  return { modelsDir: state.modelsDir, blobs: [...context.blobs.values()], models };
+  return { modelsDir: state.location, blobs: [...context.blobs.values()], models };
 }
 
 /**
@@ -225,102 +214,90 @@ async function feed(input: Readable, extract: Extract, fed: { bytes: number }): 
 }
 
 async function importBlob(digest: Digest, size: number, reader: EntryReader, context: ImportContext): Promise<void> {
-  const { remote, onEvent } = context;
+  const { destination } = context;
   const hex = digest.hex;
   if (context.blobs.has(hex) || context.failed.has(hex)) {
     progress(context, hex, await reader.drain());
     return;
   }
-  const descriptor: Descriptor = { digest, size, mediaType: 'blob' };
-  const blob = planBlob(descriptor, undefined, [], Number.MAX_SAFE_INTEGER);
-
-  // The lock's answer doubles as the presence check: `published` when the blob is in place with this size.
-  if ((await takeBlobLock(context.remote, blob, context.lock, context.onEvent)) === 'published') {
+  const state = (await destination.probe({ digests: [digest], manifests: [], create: false })).blobs.get(hex);
+  if (state?.publishedSize === size) {
     progress(context, hex, await reader.drain());
     context.blobs.set(hex, { digest: digestString(digest), size, status: 'present' });
     return;
   }
   if (context.freeBytes !== undefined && size > context.freeBytes) {
-    throw new PushError(`not enough space: blob ${digestString(digest)} needs ${formatBytes(size)} in ${remote.where}, ${formatBytes(context.freeBytes)} free; free some space and run again`, {
+    throw new PushError(`not enough space: blob ${digestString(digest)} needs ${formatBytes(size)} in ${destination.where}, ${formatBytes(context.freeBytes)} free; free some space and run again`, {
       side: 'remote',
       digest: digestString(digest),
     });
   }
-
-  onEvent?.({ type: 'blob-start', blob, resumedFrom: 0 });
-  const verification: { tampered?: PushError } = {};
-  const data = Readable.from(blobData(digest, size, reader, context, verification), { objectMode: false });
-  const heartbeat = setInterval(() => void remote.takeLock(digest, size, context.lock).catch(() => {}), HEARTBEAT_MS);
-  let outcome: WriteOutcome;
-  try {
-    outcome = await context.writers.use((writer) => writer.write(digest, size, { start: 0, end: size }, data, context.lock.deadOwner));
-  } catch (error) {
-    // The entry was read to its end but is not what its name says: the destination never got the trailer.
-    if (verification.tampered && error === verification.tampered) {
-      context.failed.set(hex, verification.tampered);
-      return;
-    }
-    throw error;
-  } finally {
-    clearInterval(heartbeat);
-  }
-  if (outcome !== 'written') {
-    progress(context, hex, await reader.drain());
-    if (outcome === 'published') {
-      context.blobs.set(hex, { digest: digestString(digest), size, status: 'present' });
-      return;
-    }
-    if (outcome === 'short') {
-      throw new PushError(`the destination received only part of blob ${digestString(digest)}; run again`, { side: 'transport', retryable: true, digest: digestString(digest) });
-    }
-    context.failed.set(hex, takenOver(digest, outcome.busy));
+  // An archive is read once, in order: the whole blob in one range, whatever an earlier run staged.
+  const blob = planBlob({ digest, size, mediaType: 'blob' }, { publishedSize: undefined, stagedRanges: [], lockOwner: state?.lockOwner }, [], Number.MAX_SAFE_INTEGER);
+  const entry = entrySource(reader, context);
+  const failures = await destination.upload([blob], entry.source, {
+    stored: () => {},
+    jobs: 1,
+    rangeSize: Number.MAX_SAFE_INTEGER,
+    ...(context.onEvent ? { onEvent: context.onEvent } : {}),
+  });
+  progress(context, hex, await reader.drain());
+  const failure = failures.get(hex);
+  if (failure instanceof PushError && failure.retryable && failure !== entry.state.tampered) throw failure;
+  if (failure) {
+    context.failed.set(hex, failure instanceof PushError ? failure : new PushError(String(failure), { side: 'remote', digest: digestString(digest), cause: failure }));
     return;
   }
-  const committed = await remote.commitBlob(digest, size, context.lock);
-  if (committed === 'published') {
+  if (entry.state.read) {
     context.sent.bytes += size;
     if (context.freeBytes !== undefined) context.freeBytes -= size;
-    context.blobs.set(hex, { digest: digestString(digest), size, status: 'sent' });
-    onEvent?.({ type: 'blob-done', blob });
-  } else if ('mismatch' in committed) {
-    context.failed.set(
-      hex,
-      new PushError(`blob ${digestString(digest)} matched its digest in the archive but not on the destination (${committed.mismatch}); check ${remote.where} and import again`, {
-        side: 'remote',
-        digest: digestString(digest),
-      }),
-    );
-  } else {
-    context.failed.set(hex, takenOver(digest, committed.busy));
   }
+  context.blobs.set(hex, { digest: digestString(digest), size, status: entry.state.read ? 'sent' : 'present' });
 }
 
-/** The blob's lock, or `published`; waits while another live run writes it, as push does. */
-
 /**
- * The entry's bytes, hashed on the way; the trailer that marks the range written follows only when the
- * size and sha256 match the entry's name. A short entry (a cut archive) fails with the parser's error.
+ * An archive entry as the source of its blob: read once, hashed on the way, so an entry that does not
+ * match its name's digest fails at its end. A second read (the destination asking for the blob again
+ * after its own check failed) cannot be served from a stream.
  */
-async function* blobData(digest: Digest, size: number, reader: EntryReader, context: ImportContext, verification: { tampered?: PushError }) {
-  const hash = createHash('sha256');
-  let read = 0;
-  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
-    hash.update(chunk);
-    read += chunk.length;
-    if (context.bandwidthLimit) await context.bandwidthLimit.take(chunk.length);
-    progress(context, digest.hex, chunk.length);
-    yield chunk;
+function entrySource(reader: EntryReader, context: ImportContext): { source: BlobSource; state: { read: boolean; tampered?: PushError } } {
+  const state: { read: boolean; tampered?: PushError } = { read: false };
+  async function* data(blob: Descriptor, onBytes: (bytes: number) => void) {
+    const hash = createHash('sha256');
+    let read = 0;
+    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+      hash.update(chunk);
+      read += chunk.length;
+      if (context.bandwidthLimit) await context.bandwidthLimit.take(chunk.length);
+      context.progressed += chunk.length;
+      onBytes(chunk.length);
+      yield chunk;
+    }
+    if (read !== blob.size) throw new Error(`entry blobs/sha256-${blob.digest.hex} ended after ${read} of ${blob.size} bytes`);
+    const actual = hash.digest('hex');
+    if (actual !== blob.digest.hex) {
+      state.tampered = new PushError(
+        `archive entry blobs/sha256-${blob.digest.hex} does not match its digest (its content hashes to sha256:${actual}): the archive is damaged or was altered`,
+        { side: 'local', digest: digestString(blob.digest) },
+      );
+      throw state.tampered;
+    }
   }
-  if (read !== size) throw new Error(`entry blobs/sha256-${digest.hex} ended after ${read} of ${size} bytes`);
-  const actual = hash.digest('hex');
-  if (actual !== digest.hex) {
-    verification.tampered = new PushError(
-      `archive entry blobs/sha256-${digest.hex} does not match its digest (its content hashes to sha256:${actual}): the archive is damaged or was altered`,
-      { side: 'local', digest: digestString(digest) },
-    );
-    throw verification.tampered;
-  }
-  yield END_MARK;
+  const source: BlobSource = {
+    read: (blob, _range, onBytes) => {
+      if (state.read) {
+        throw new PushError(`blob ${digestString(blob.digest)} matched its digest in the archive but not on ${context.destination.where}; check its disk and import again`, {
+          side: 'remote',
+          digest: digestString(blob.digest),
+        });
+      }
+      state.read = true;
+      return Readable.from(data(blob, onBytes), { objectMode: false });
+    },
+    hash: () => Promise.reject(new Error('an archive entry is read once, in order')),
+    damaged: async () => state.tampered,
+  };
+  return { source, state };
 }
 
 async function keepManifest(path: string, name: ModelName, size: number, reader: EntryReader, context: ImportContext): Promise<void> {
@@ -343,7 +320,7 @@ async function publishModels(context: ImportContext): Promise<ImportedModel[]> {
   const models: ImportedModel[] = [];
   for (const { name, manifest } of context.manifests.values()) {
     if (manifestBlobs(manifest).some((b) => context.failed.has(b.digest.hex))) continue;
-    const outcome = await context.remote.publishManifest(name, manifest);
+    const outcome = await context.destination.publishManifest(name, manifest);
     if (typeof outcome === 'object') {
       const size = manifestBlobs(manifest).find((b) => b.digest.hex === outcome.missing)?.size ?? -1;
       context.missing ??= { model: displayName(name), hex: outcome.missing, size };
@@ -363,19 +340,15 @@ function lastPublishFailure(context: ImportContext): string {
     return `blob sha256:${missing.hex} has ${inArchive.size} bytes in the archive, but ${missing.model}'s manifest says ${missing.size}`;
   }
   if (inArchive) {
-    return `blob sha256:${missing.hex} of ${missing.model} disappeared from ${context.remote.where} after it was written (an Ollama prune?); import again`;
+    return `blob sha256:${missing.hex} of ${missing.model} disappeared from ${context.destination.where} after it was written (an Ollama prune?); import again`;
   }
-  return `blob sha256:${missing.hex} of ${missing.model} is neither in the archive nor on ${context.remote.where} (or has another size there)`;
+  return `blob sha256:${missing.hex} of ${missing.model} is neither in the archive nor on ${context.destination.where} (or has another size there)`;
 }
 
 function progress(context: ImportContext, hex: string, bytes: number): void {
   if (bytes === 0) return;
   context.progressed += bytes;
   context.onEvent?.({ type: 'bytes', hex, bytes });
-}
-
-function takenOver(digest: Digest, owner: string): PushError {
-  return new PushError(`another run (${owner}) took over writing blob ${digestString(digest)}; import again`, { side: 'remote', digest: digestString(digest) });
 }
 
 /** Progress for a file: one bar for the whole archive (its blobs get their own as they are sent). */

@@ -1,5 +1,6 @@
 import { usageError } from '../errors.js';
 import { RemoteStore } from '../remote/remote-store.js';
+import { ShStore } from '../remote/sh-store.js';
 import { CommandTransport } from '../transport/command-transport.js';
 import { LocalShellTransport } from '../transport/local-shell.js';
 import { resolveSsh } from '../transport/ssh/ssh-config.js';
@@ -27,7 +28,7 @@ export function perHost<T extends { host?: string | readonly string[] | undefine
 }
 
 /** Builds the destination store from the flags: a local dir, an SSH host, a command (--rsh), a PVC's node dir (--pvc) or a pod (--pod). */
-export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<RemoteStore> {
+export async function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<ShStore> {
   checkNumbers(args);
   if (args.bwlimit) parseRate(args.bwlimit);
   if (args.host === '' || args.rsh === '') throw usageError(`--${args.host === '' ? 'host' : 'rsh'} needs a value`);
@@ -44,7 +45,7 @@ export async function openDestination(args: DestinationArgs, log: (line: string)
   const transport = args.verbose ? tracingTransport(opened, (line) => process.stderr.write(`ollama-push: ${line}\n`)) : opened;
   try {
     const path = remotePath ?? (await defaultPath(transport, args, log));
-    return new RemoteStore(transport, { path, sudo: args.sudo, ...(args.chown ? { chown: args.chown } : {}) });
+    return new ShStore(new RemoteStore(transport, { path, sudo: args.sudo, ...(args.chown ? { chown: args.chown } : {}) }));
   } catch (error) {
     await transport.close();
     throw error;

@@ -15,6 +15,8 @@ export interface Destination {
   readonly label: string;
   /** Where models land, for messages: "<models dir> on ssh homelab-1", a registry's repository prefix. */
   readonly where: string;
+  /** Round-trip time when known (measured on connecting), to choose parallelism. */
+  readonly rttMs?: number | undefined;
   /** What the destination has of these blobs and manifests, in one round trip where it can. */
   probe(request: ProbeRequest): Promise<DestinationState>;
   /**
@@ -36,6 +38,11 @@ export interface ProbeRequest {
   readonly manifests: readonly ModelName[];
   /** Create the remote path when it is missing (--mkdir). */
   readonly create: boolean;
+  /**
+   * Check what earlier runs staged against this source, and report only the ranges that match; ranges
+   * in `trusted` (`hex:start:end`, confirmed earlier in this run) are kept unread.
+   */
+  readonly check?: { readonly source: BlobSource; readonly trusted: ReadonlySet<string> };
 }
 
 export interface ByteRange {
@@ -75,16 +82,16 @@ export interface BlobSource {
    * hashed on the way and fails at its end when the bytes do not match the digest.
    */
   read(blob: Descriptor, range: ByteRange, onBytes: (bytes: number) => void): Readable;
-  /** Whether the source's copy of the blob matches its digest (after the destination found a mismatch). */
-  intact(blob: Descriptor): Promise<boolean>;
+  /** Hashes a range of the source's copy (to check what a destination staged earlier). */
+  hash(blob: Descriptor, range: ByteRange, algorithm: 'xxh64' | 'sha256'): Promise<string>;
+  /** The error to report when the source's own copy of the blob is damaged (after a mismatch there). */
+  damaged(blob: Descriptor): Promise<Error | undefined>;
 }
 
 export interface UploadHooks {
   readonly onEvent?: PushEventListener;
   /** The destination confirmed these bytes stored: they count as sent (and a retry need not check them). */
   readonly stored: (hex: string, range: ByteRange) => void;
-  /** Ranges of earlier attempts of this run that the destination confirmed, by `hex:start:end`. */
-  readonly trusted: ReadonlySet<string>;
   /** Parallel transfers (channels, connections). */
   readonly jobs: number;
   /** Large blobs go in ranges of about this size. */

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PushError } from '../errors.js';
-import type { LockIdentity, RemoteStore } from '../remote/remote-store.js';
+import type { LockIdentity, RemoteStore } from './remote-store.js';
 import { digestString } from '../store/digest.js';
-import type { PushEventListener } from './events.js';
+import type { PushEventListener } from '../transfer/events.js';
 import { isDeadOwner } from './lock-owner.js';
-import type { BlobPlan } from './plan.js';
+import type { BlobPlan } from '../transfer/plan.js';
 
 const BUSY_POLL_MS = 1000;
 /** How long to wait for another run's lock. A holder that is gone stops its heartbeat and loses the lock within minutes. */

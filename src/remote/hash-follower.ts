@@ -1,6 +1,6 @@
 import type pLimit from 'p-limit';
-import type { RemoteStore } from '../remote/remote-store.js';
-import type { BlobPlan } from './plan.js';
+import type { RemoteStore } from './remote-store.js';
+import type { BlobPlan } from '../transfer/plan.js';
 
 export interface FollowContext {
   readonly remote: RemoteStore;

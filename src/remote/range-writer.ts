@@ -2,14 +2,16 @@ import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { PushError } from '../errors.js';
 import type { Digest } from '../store/digest.js';
-import type { ByteRange, WriteOutcome } from './remote-store.js';
+import type { ByteRange } from '../destination/destination.js';
+import { END_MARK } from './programs.js';
+import type { WriteOutcome } from './remote-store.js';
 
 /** How a RangeWriter starts its command: stdin to feed, stdout as it comes, and its end. */
 export type StartWriter = (stdin: Readable, onStdout: (chunk: Buffer) => void) => Promise<unknown>;
 
 /**
- * One long-lived writer on the destination (the RANGE_WRITER script on one channel): ranges are sent
- * one after another, each answered by a line. After any failure the writer is spent: the stream may be
+ * One long-lived writer on the destination (range-writer.sh on one channel): ranges are sent one after
+ * another, each followed by END_MARK once its data was read whole, and answered by a line. After any failure the writer is spent: the stream may be
  * out of step, so a new one must be opened.
  */
 export class RangeWriter {
@@ -38,7 +40,9 @@ export class RangeWriter {
   async write(digest: Digest, size: number, range: ByteRange, data: Readable, deadOwner: string | undefined): Promise<WriteOutcome> {
     try {
       this.input.write(`${digest.hex} ${size} ${range.start} ${range.end - range.start}${deadOwner ? ` ${deadOwner}` : ''}\n`);
-      const feeding = this.feed(data);
+      const feeding = this.feed(data).then(() => {
+        this.input.write(END_MARK);
+      });
       feeding.catch(() => undefined);
       await Promise.race([feeding, this.ended]);
       const answer = await Promise.race([this.nextLine(), this.ended]);

@@ -1,4 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
+import type { ByteRange } from '../destination/destination.js';
 import { PushError } from '../errors.js';
 import { type Digest, digestString } from '../store/digest.js';
 import type { Manifest } from '../store/manifest.js';
@@ -10,11 +11,6 @@ import { type ProgramName, program } from './programs.js';
 import { shellCommand } from './shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
-
-export interface ByteRange {
-  readonly start: number;
-  readonly end: number;
-}
 
 export interface RemoteBlobState {
   /** Size of the published file, or undefined when there is none. */

@@ -1,21 +1,24 @@
 import type pLimit from 'p-limit';
+import type { BlobSource, ByteRange } from '../destination/destination.js';
 import { PushError } from '../errors.js';
-import type { RangeWriter } from '../remote/range-writer.js';
-import { END_MARK } from '../remote/programs.js';
-import type { ByteRange, LockIdentity, WriteOutcome } from '../remote/remote-store.js';
 import { digestString } from '../store/digest.js';
-import { type FollowContext, followBlob } from './hash-follower.js';
-import { corruptLocalBlob, hashLocalBlob, readBlobRange } from './local-blob-reader.js';
-import { lockOwner } from './lock-owner.js';
+import type { PushEventListener } from '../transfer/events.js';
+import { type BlobPlan, planBlob } from '../transfer/plan.js';
 import { takeBlobLock } from './blob-lock.js';
-import { type BlobPlan, planBlob } from './plan.js';
-import type { PushOptions } from './push.js';
+import { type FollowContext, followBlob } from './hash-follower.js';
+import { lockOwner } from './lock-owner.js';
+import type { RangeWriter } from './range-writer.js';
+import type { LockIdentity, RemoteStore, WriteOutcome } from './remote-store.js';
 import type { WriterPool } from './writer-pool.js';
 
 /** How many times one blob waits for another run's lock before giving up (each wait is bounded by takeBlobLock). */
 const MAX_LOCK_WAITS = 5;
 
-export interface SendContext extends PushOptions, FollowContext {
+export interface SendContext extends FollowContext {
+  readonly remote: RemoteStore;
+  readonly source: BlobSource;
+  readonly rangeSize: number;
+  readonly onEvent?: PushEventListener | undefined;
   readonly rangeLimit: ReturnType<typeof pLimit>;
   readonly commitLimit: ReturnType<typeof pLimit>;
   readonly writers: WriterPool;
@@ -23,11 +26,10 @@ export interface SendContext extends PushOptions, FollowContext {
   readonly rangeWritten: (hex: string, range: ByteRange) => void;
 }
 
-/** Sends one large blob: its missing ranges through the writers, then verifies and publishes it. */
+/** Sends one large blob: its missing ranges through the writers, then verifies and publishes it there. */
 export async function sendBlob(initial: BlobPlan, context: SendContext): Promise<void> {
-  const { local, remote, onEvent } = context;
+  const { remote, onEvent } = context;
   const { digest, size } = initial.descriptor;
-  const path = local.blobPath(digest);
   const lock: { owner: string; deadOwner?: string } = { owner: lockOwner };
   let blob = initial;
   let resent = false;
@@ -41,7 +43,7 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
     const current = blob;
     const follower = followBlob(current, context);
     const writes = await Promise.all(
-      current.ranges.map((range) => context.rangeLimit(() => context.writers.use((writer) => writeRange(writer, current, range, path, lock, context)))),
+      current.ranges.map((range) => context.rangeLimit(() => context.writers.use((writer) => writeRange(writer, current, range, lock, context)))),
     ).catch((error: unknown) => {
       follower.stop();
       throw error;
@@ -69,7 +71,8 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
       if (blob.status === 'present') break;
       continue;
     }
-    if ((await hashLocalBlob(path)) !== digest.hex) throw corruptLocalBlob(blob.descriptor, path);
+    const damaged = await context.source.damaged(blob.descriptor);
+    if (damaged) throw damaged;
     if (resent) {
       throw new PushError(`blob ${digestString(digest)} was corrupted on the destination twice (${committed.mismatch}); check its disk`, {
         side: 'remote',
@@ -89,23 +92,14 @@ async function writeRange(
   writer: RangeWriter,
   blob: BlobPlan,
   range: ByteRange,
-  path: string,
   lock: LockIdentity,
   context: SendContext,
 ): Promise<WriteOutcome> {
   const { digest, size } = blob.descriptor;
   let read = 0;
-  const data = readBlobRange({
-    path,
-    blob: blob.descriptor,
-    range,
-    trailer: END_MARK,
-    ...(context.bandwidthLimit ? { throttle: (n: number) => context.bandwidthLimit!.take(n) } : {}),
-    ...(context.sharedReads ? { source: context.sharedReads.reads.sourceFor(context.sharedReads.party) } : {}),
-    onBytes: (n) => {
-      read += n;
-      context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
-    },
+  const data = context.source.read(blob.descriptor, range, (n) => {
+    read += n;
+    context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
   });
   const outcome = await writer.write(digest, size, range, data, lock.deadOwner).catch((error: unknown) => {
     context.onEvent?.({ type: 'bytes', hex: digest.hex, bytes: -read });

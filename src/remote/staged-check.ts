@@ -1,26 +1,18 @@
-import { createHash } from 'node:crypto';
-import xxhash from 'xxhash-wasm';
-import type { ByteRange, RemoteBlobState, RemoteState, RemoteStore } from '../remote/remote-store.js';
+import type { BlobSource, ByteRange } from '../destination/destination.js';
 import type { Digest } from '../store/digest.js';
-import type { LocalStore } from '../store/local-store.js';
-import { fileRange } from './local-blob-reader.js';
+import type { RemoteBlobState, RemoteState, RemoteStore } from './remote-store.js';
 
 /** How a staged range is named among those this run already saw written: `hex:start:end`. */
 export const stagedRangeKey = (hex: string, range: ByteRange) => `${hex}:${range.start}:${range.end}`;
 
 /**
- * Checks the ranges earlier runs staged on the destination against the local blobs, before resuming
- * from them: the destination hashes them (xxh64 where it has xxhsum, else sha256), and only the ranges
- * that match stay staged. A staged range that was damaged is sent again instead of failing the final
- * sha256 check of the whole blob. Ranges this run itself saw written (`trusted`, before a reconnect)
- * are kept without reading them again.
+ * Checks the ranges earlier runs staged on the destination against the source, before resuming from
+ * them: the destination hashes them (xxh64 where it has xxhsum, else sha256), and only the ranges that
+ * match stay staged. A staged range that was damaged is sent again instead of failing the final sha256
+ * check of the whole blob. Ranges this run itself saw written (`trusted`, before a reconnect) are kept
+ * without reading them again.
  */
-export async function keepVerifiedStagedRanges(
-  state: RemoteState,
-  remote: RemoteStore,
-  local: LocalStore,
-  trusted: ReadonlySet<string>,
-): Promise<RemoteState> {
+export async function keepVerifiedStagedRanges(state: RemoteState, remote: RemoteStore, source: BlobSource, trusted: ReadonlySet<string>): Promise<RemoteState> {
   const staged = [...state.blobs].flatMap(([hex, blob]) =>
     blob.publishedSize === undefined
       ? blob.stagedRanges.filter((range) => !trusted.has(stagedRangeKey(hex, range))).map((range) => ({ digest: { hex } as Digest, range }))
@@ -34,22 +26,10 @@ export async function keepVerifiedStagedRanges(
     for (const range of blob.stagedRanges) {
       const key = stagedRangeKey(hex, range);
       const remoteHash = hashes.get(key);
-      const path = local.blobPath({ hex });
-      if (trusted.has(key) || (remoteHash && remoteHash === (await hashRange(path, range, algorithm).catch(() => undefined)))) good.push(range);
+      const descriptor = { digest: { hex } as Digest, size: range.end, mediaType: '' };
+      if (trusted.has(key) || (remoteHash && remoteHash === (await source.hash(descriptor, range, algorithm).catch(() => undefined)))) good.push(range);
     }
     blobs.set(hex, { ...blob, stagedRanges: good });
   }
   return { ...state, blobs };
-}
-
-async function hashRange(path: string, range: ByteRange, algorithm: 'xxh64' | 'sha256'): Promise<string> {
-  const stream = fileRange(path, range);
-  if (algorithm === 'sha256') {
-    const hash = createHash('sha256');
-    for await (const chunk of stream) hash.update(chunk);
-    return hash.digest('hex');
-  }
-  const hash = (await xxhash()).create64();
-  for await (const chunk of stream) hash.update(chunk);
-  return hash.digest().toString(16).padStart(16, '0');
 }

@@ -1,6 +1,6 @@
 import { PushError } from '../errors.js';
-import type { RangeWriter } from '../remote/range-writer.js';
-import type { RemoteStore } from '../remote/remote-store.js';
+import type { RangeWriter } from './range-writer.js';
+import type { RemoteStore } from './remote-store.js';
 
 /**
  * Range writers on the destination, one per channel in use, reused from range to range. A dropped

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { PushError } from '../errors.js';
-import type { ByteRange } from '../remote/remote-store.js';
+import type { ByteRange } from '../destination/destination.js';
 import { digestString } from '../store/digest.js';
 import type { Descriptor } from '../store/manifest.js';
 
@@ -20,8 +20,6 @@ export interface RangeReadOptions {
   readonly range: ByteRange;
   /** Called with each chunk's size as it is handed on. */
   readonly onBytes: (bytes: number) => void;
-  /** Appended after the range, once it has been read (and verified, for a whole blob). */
-  readonly trailer: Buffer;
   /** Waits before each chunk is handed on (--bwlimit). */
   readonly throttle?: (bytes: number) => Promise<void>;
   readonly source?: RangeSource;
@@ -29,11 +27,10 @@ export interface RangeReadOptions {
 
 /**
  * Streams one range of a local blob. When the range is the whole blob it is hashed on the way, and a
- * blob that does not match its digest fails before the trailer is sent, so the destination never
- * marks its bytes as written.
+ * blob that does not match its digest fails at its end, before the destination marks its bytes written.
  */
 export function readBlobRange(options: RangeReadOptions): Readable {
-  const { path, blob, range, onBytes, trailer, throttle, source = fileRange } = options;
+  const { path, blob, range, onBytes, throttle, source = fileRange } = options;
   const whole = range.start === 0 && range.end === blob.size;
   async function* generate() {
     const hash = whole ? createHash('sha256') : undefined;
@@ -52,7 +49,6 @@ export function readBlobRange(options: RangeReadOptions): Readable {
       });
     }
     if (hash && hash.digest('hex') !== blob.digest.hex) throw corruptLocalBlob(blob, path);
-    yield trailer;
   }
   return Readable.from(generate(), { objectMode: false });
 }

@@ -1,4 +1,5 @@
-import type { ByteRange, RemoteBlobState, RemoteState } from '../remote/remote-store.js';
+import type { ByteRange } from '../destination/destination.js';
+import type { BlobState, DestinationState } from '../destination/destination.js';
 import type { Descriptor } from '../store/manifest.js';
 import { manifestBlobs, manifestSha256 } from '../store/manifest.js';
 import type { LocalModel } from '../store/local-store.js';
@@ -47,7 +48,7 @@ export function upToDate(plan: TransferPlan): boolean {
  * The digest diff: for every distinct blob of the models, what the destination has and what it lacks.
  * `remote` must come from a probe given the models' manifests in the same order.
  */
-export function planTransfer(models: readonly LocalModel[], remote: RemoteState, rangeSize: number, corrupt: ReadonlySet<string> = new Set()): TransferPlan {
+export function planTransfer(models: readonly LocalModel[], remote: DestinationState, rangeSize: number, corrupt: ReadonlySet<string> = new Set()): TransferPlan {
   const byHex = new Map<string, { descriptor: Descriptor; models: string[] }>();
   for (const model of models) {
     for (const descriptor of manifestBlobs(model.manifest)) {
@@ -73,7 +74,7 @@ export function planTransfer(models: readonly LocalModel[], remote: RemoteState,
   };
 }
 
-export function planBlob(descriptor: Descriptor, remote: RemoteBlobState | undefined, models: readonly string[], rangeSize: number): BlobPlan {
+export function planBlob(descriptor: Descriptor, remote: BlobState | undefined, models: readonly string[], rangeSize: number): BlobPlan {
   const publishedSize = remote?.publishedSize;
   const lockOwner = remote?.lockOwner;
   if (publishedSize === descriptor.size) return { descriptor, status: 'present', stagedBytes: 0, staged: [], ranges: [], models, lockOwner };

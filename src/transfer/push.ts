@@ -1,31 +1,23 @@
-import pLimit from 'p-limit';
+import type { BlobSource, ByteRange, Destination, DestinationState } from '../destination/destination.js';
 import { PushError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
-import type { ByteRange, RemoteState, RemoteStore } from '../remote/remote-store.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
-import type { BandwidthLimit } from './bandwidth-limit.js';
 import type { PushEventListener } from './events.js';
-import { lockOwner } from './lock-owner.js';
-import { type BlobPlan, planTransfer, rangeBytes, type TransferPlan } from './plan.js';
+import { planTransfer, rangeBytes, type TransferPlan } from './plan.js';
 import { withRetries } from './retry.js';
-import { sendBlob } from './send-blob.js';
-import type { SharedReads } from './shared-reads.js';
-import { isSmallBlob, sendSmallBlobs } from './small-blobs.js';
-import { keepVerifiedStagedRanges, stagedRangeKey } from './staged-check.js';
-import { WriterPool } from './writer-pool.js';
 
 export interface TransferOptions {
   readonly local: LocalStore;
-  readonly remote: RemoteStore;
+  readonly destination: Destination;
+  /** Where the bytes come from: the local store, read through --bwlimit and fan-out's shared reads. */
+  readonly source: BlobSource;
   readonly models: readonly LocalModel[];
   /** Range writes in flight at once (channels). */
   readonly jobs: number;
   /** Large blobs are split into ranges of about this size, written in parallel and resumable one by one. */
   readonly rangeSize: number;
-  /** Caps the rate of all channels together. */
-  readonly bandwidthLimit?: BandwidthLimit;
   readonly onEvent?: PushEventListener;
   /** Also hash the destination's published blobs of these models (like rsync -c). */
   readonly verify?: boolean;
@@ -38,8 +30,8 @@ export interface PushOptions extends TransferOptions {
   readonly retries: number;
   /** Aborted on Ctrl-C: no more retries. */
   readonly signal?: AbortSignal;
-  /** Fan-out: local reads shared with the other hosts' pushes; `party` is this host's number. */
-  readonly sharedReads?: { readonly reads: SharedReads; readonly party: number };
+  /** Told when an attempt ends (finished, failed, or about to be retried): fan-out stops waiting for it. */
+  readonly onAttemptEnd?: () => void;
 }
 
 export interface DiffResult {
@@ -56,26 +48,23 @@ export interface PushResult {
   readonly seconds: number;
 }
 
-const COMMIT_PARALLEL = 2;
-/** Channels kept free of range writers: commits, a hash follower, and a probe while waiting for another run's lock. */
-const RESERVED_CHANNELS = COMMIT_PARALLEL + 2;
-
 /** The digest diff without writing anything. */
-export async function diff(options: Pick<TransferOptions, 'remote' | 'models' | 'rangeSize' | 'verify'>): Promise<DiffResult> {
-  const state = await options.remote.probe(distinctDigests(options.models), false, options.models.map((m) => m.name));
-  const corrupt = options.verify ? await corruptBlobs(options.remote, options.models, state, false) : new Set<string>();
-  return { plan: planTransfer(options.models, state, options.rangeSize, corrupt), modelsDir: state.modelsDir, remoteExists: state.exists };
+export async function diff(options: Pick<TransferOptions, 'destination' | 'models' | 'rangeSize' | 'verify'>): Promise<DiffResult> {
+  const { destination, models } = options;
+  const state = await destination.probe({ digests: distinctDigests(models), manifests: models.map((m) => m.name), create: false });
+  const corrupt = options.verify ? await corruptBlobs(destination, models, state, false) : new Set<string>();
+  return { plan: planTransfer(models, state, options.rangeSize, corrupt), modelsDir: state.location, remoteExists: state.exists };
 }
 
 /**
  * --verify: the published blobs of the models whose sha256 on the destination is not their digest.
  * With `drop`, the destination removes them, so that the push sends them again.
  */
-async function corruptBlobs(remote: RemoteStore, models: readonly LocalModel[], state: RemoteState, drop: boolean): Promise<Set<string>> {
-  const published = distinctBlobs(models).filter((d) => state.blobs.get(d.digest.hex)?.publishedSize === d.size);
-  if (published.length === 0) return new Set();
-  const hashes = await remote.hashPublishedBlobs(published.map((d) => d.digest), drop);
-  return new Set(published.filter((d) => hashes.get(d.digest.hex) !== d.digest.hex).map((d) => d.digest.hex));
+function corruptBlobs(destination: Destination, models: readonly LocalModel[], state: DestinationState, drop: boolean): Promise<Set<string>> {
+  return destination.corruptBlobs(
+    distinctBlobs(models).filter((d) => state.blobs.get(d.digest.hex)?.publishedSize === d.size),
+    drop,
+  );
 }
 
 /**
@@ -86,8 +75,7 @@ async function corruptBlobs(remote: RemoteStore, models: readonly LocalModel[], 
 export async function push(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const sent: Progress = { bytes: 0, written: new Set(), disappeared: new Set() };
-  const shared = options.sharedReads;
-  const attempt = () => pushOnce(options, sent).finally(() => shared?.reads.leave(shared.party));
+  const attempt = () => pushOnce(options, sent).finally(() => options.onAttemptEnd?.());
   const result = await withRetries(attempt, {
     retries: options.retries,
     progress: () => sent.bytes,
@@ -108,77 +96,46 @@ interface Progress {
 }
 
 async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
-  const { local, remote, models, onEvent } = options;
-  const descriptors = distinctBlobs(models);
-  for (const blob of descriptors) await local.checkBlob(blob.digest, blob.size);
+  const { local, destination, models, onEvent } = options;
+  for (const blob of distinctBlobs(models)) await local.checkBlob(blob.digest, blob.size);
 
-  const probed = await remote.probe(distinctDigests(models), options.createRemotePath, models.map((m) => m.name));
-  if (!probed.exists) {
-    throw new PushError(
-      `remote path ${remote.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`,
-      { side: 'usage' },
-    );
+  const state = await destination.probe({
+    digests: distinctDigests(models),
+    manifests: models.map((m) => m.name),
+    create: options.createRemotePath,
+    check: { source: options.source, trusted: sent.written },
+  });
+  if (!state.exists) {
+    throw new PushError(`remote path ${destination.where} does not exist; check it (a typo in a PVC id?), or pass --mkdir to create it`, { side: 'usage' });
   }
-  const state = await keepVerifiedStagedRanges(probed, remote, local, sent.written);
-  const corrupt = options.verify && !sent.verified ? await corruptBlobs(remote, models, state, true) : new Set<string>();
+  const corrupt = options.verify && !sent.verified ? await corruptBlobs(destination, models, state, true) : new Set<string>();
   sent.verified = true;
-  for (const hex of corrupt) onEvent?.({ type: 'warning', message: `blob sha256:${hex} on ${remote.where} failed its sha256; removed it, sending it again` });
+  for (const hex of corrupt) onEvent?.({ type: 'warning', message: `blob sha256:${hex} on ${destination.where} failed its sha256; removed it, sending it again` });
   const plan = planTransfer(models, state, options.rangeSize, corrupt);
-  checkFreeSpace(plan, state.freeBytes, remote.where);
-  const shared = options.sharedReads;
-  shared?.reads.expect(
-    shared.party,
-    plan.blobs.filter((b) => !isSmallBlob(b)).flatMap((b) => b.ranges.map((range) => ({ path: local.blobPath(b.descriptor.digest), range }))),
-  );
-  if (!state.hasher && plan.blobs.some((b) => b.status !== 'present')) {
-    throw new PushError(`${remote.transport.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
-      side: 'remote',
-    });
-  }
-  onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.modelsDir, ollamaHome: state.ollamaHome });
+  checkFreeSpace(plan, state.freeBytes, destination.where);
+  onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.location, ollamaHome: state.ollamaHome });
 
-  const jobs = Math.max(1, Math.min(options.jobs, remote.transport.maxParallel - RESERVED_CHANNELS));
-  const rangeLimit = pLimit(jobs);
-  const commitLimit = pLimit(COMMIT_PARALLEL);
-  const writers = new WriterPool(remote, lockOwner);
-  const followLimit = pLimit(1);
-  const canFollow = state.hasher !== undefined;
-  const rangeWritten = (hex: string, range: ByteRange) => {
+  const stored = (hex: string, range: ByteRange) => {
     sent.bytes += range.end - range.start;
-    sent.written.add(stagedRangeKey(hex, range));
+    sent.written.add(`${hex}:${range.start}:${range.end}`);
   };
-  const send = (blob: BlobPlan) => sendBlob(blob, { ...options, rangeLimit, commitLimit, writers, followLimit, canFollow, rangeWritten });
-
-  const small = plan.blobs.filter(isSmallBlob);
-  const smallSent = small.length > 0 ? sendSmallBlobs(small, options, (n) => (sent.bytes += n)) : Promise.resolve(new Map<string, unknown>());
-  smallSent.catch(() => undefined);
-  const outcomes = await Promise.allSettled(
-    [...plan.blobs].sort((a, b) => b.descriptor.size - a.descriptor.size).map(async (blob) => {
-      if (isSmallBlob(blob)) {
-        const failure = (await smallSent).get(blob.descriptor.digest.hex);
-        if (failure) throw failure;
-      } else if (blob.status !== 'present') {
-        await send(blob);
-      }
-      return blob.descriptor.digest.hex;
-    }),
-  ).finally(() => writers.close());
-  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
-  const delivered = new Set(outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])));
+  const missing = plan.blobs.filter((b) => b.status !== 'present');
+  const failed = await destination.upload(missing, options.source, { stored, jobs: options.jobs, rangeSize: options.rangeSize, ...(onEvent ? { onEvent } : {}) });
+  const failures = [...failed.values()];
 
   const published: string[] = [];
   for (const [i, model] of models.entries()) {
-    if (!manifestBlobs(model.manifest).every((b) => delivered.has(b.digest.hex))) continue;
-    const outcome = alreadyPublished(plan, i, model) ? 'unchanged' : await remote.publishManifest(model.name, model.manifest);
+    if (manifestBlobs(model.manifest).some((b) => failed.has(b.digest.hex))) continue;
+    const outcome = alreadyPublished(plan, i, model) ? 'unchanged' : await destination.publishManifest(model.name, model.manifest);
     if (typeof outcome === 'object') {
-      failures.push(disappeared(outcome.missing, displayName(model.name), state.modelsDir, remote.where, sent.disappeared));
+      failures.push(disappeared(outcome.missing, displayName(model.name), state.location, destination.where, sent.disappeared));
       continue;
     }
     published.push(displayName(model.name));
     onEvent?.({ type: 'model-published', model: displayName(model.name), unchanged: outcome === 'unchanged' });
   }
   if (failures.length > 0) throw pickFailure(failures);
-  return { plan, modelsDir: state.modelsDir, published };
+  return { plan, modelsDir: state.location, published };
 }
 
 /** The manifest is there byte for byte and all its blobs were present when probed: no round trip needed. */

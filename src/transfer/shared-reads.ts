@@ -1,4 +1,4 @@
-import type { ByteRange } from '../remote/remote-store.js';
+import type { ByteRange } from '../destination/destination.js';
 import { fileRange, type RangeSource } from './local-blob-reader.js';
 
 /** How far one host may run ahead of the slowest one reading the same range. */

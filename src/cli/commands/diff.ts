@@ -49,18 +49,18 @@ export async function runDiff(given: DestinationFlags & { models: string[]; veri
   if (more.length > 0 || !args) throw usageError('diff compares with one destination at a time; give one --host');
   const local = openLocalStore(args);
   const models = await readModels(local, args.models);
-  const remote = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));
+  const destination = await openDestination(args, (line) => args.quiet || process.stderr.write(`${line}\n`));
   try {
-    const { plan, modelsDir, remoteExists } = await diff({ remote, models, rangeSize: (args['range-size'] ?? DEFAULT_RANGE_MIB) * MiB, verify: args.verify });
+    const { plan, modelsDir, remoteExists } = await diff({ destination, models, rangeSize: (args['range-size'] ?? DEFAULT_RANGE_MIB) * MiB, verify: args.verify });
     if (args.json) {
       const doc = { models: models.map(modelJson), destination: modelsDir, exists: remoteExists, blobs: plan.blobs.map(blobJson), manifests: plan.manifests, upToDate: upToDate(plan), bytesToSend: plan.bytesToSend };
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     } else if (!args.quiet) {
       const note = remoteExists ? '' : ' (does not exist yet)';
-      process.stdout.write(`destination: ${remote.where}${note}\n${formatPlanTable(plan)}\n\n${formatManifestTable(plan)}\n${planSummary(plan, 'would send')}\n`);
+      process.stdout.write(`destination: ${destination.where}${note}\n${formatPlanTable(plan)}\n\n${formatManifestTable(plan)}\n${planSummary(plan, 'would send')}\n`);
     }
     return exitCode && !upToDate(plan) ? 1 : 0;
   } finally {
-    await remote.transport.close();
+    await destination.close();
   }
 }

@@ -33,12 +33,12 @@ export const importCommand: CommandModule<object, ImportArgs> = {
       const archiveSize = fromStdin ? undefined : await fileSize(args.archive);
       const label = fromStdin ? 'stdin' : args.archive;
       const reporter = createReporter(args.quiet, fromStdin ? withoutOverallLines(process.stderr) : process.stderr);
-      const remote = await openDestination(destination, reporter.line);
+      const target = await openDestination(destination, reporter.line);
       const stopped = new AbortController();
       const stop = () => {
         stopped.abort();
         reporter.stop();
-        void remote.transport.close();
+        void target.close();
       };
       const interrupted = 'interrupted; blobs already published on the destination are kept: run the same command again to resume';
       try {
@@ -47,7 +47,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
             open: () => (fromStdin ? process.stdin : createReadStream(args.archive, { highWaterMark: MiB })),
             label,
             ...(archiveSize === undefined ? {} : { archiveSize }),
-            remote,
+            destination: target,
             createRemotePath: args.mkdir,
             // stdin cannot be read again: a dropped connection ends the import (run it again to resume).
             retries: fromStdin ? 0 : args.retries,
@@ -57,11 +57,11 @@ export const importCommand: CommandModule<object, ImportArgs> = {
           });
           reporter.stop();
           if (args.json) process.stdout.write(`${JSON.stringify(importJson(result, label), null, 2)}\n`);
-          else reporter.line(importSummary(result, remote.where));
+          else reporter.line(importSummary(result, target.where));
         });
       } finally {
         reporter.stop();
-        await remote.transport.close();
+        await target.close();
         if (fromStdin) process.stdin.destroy();
       }
     }),

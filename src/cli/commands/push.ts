@@ -3,6 +3,9 @@ import { EXIT, PushError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../progress/format.js';
 import { createReporter, type Reporter } from '../../progress/reporter.js';
 import type { LocalModel, LocalStore } from '../../store/local-store.js';
+import { localBlobSource } from '../../transfer/local-source.js';
+import type { PushEvent } from '../../transfer/events.js';
+import type { BlobPlan } from '../../transfer/plan.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { chooseJobs } from '../../transfer/parallelism.js';
 import { push, type PushResult } from '../../transfer/push.js';
@@ -78,7 +81,7 @@ async function pushToOne(
   reporter: Reporter,
   sharedReads?: { reads: SharedReads; party: number },
 ): Promise<PushResult> {
-  const remote = await openDestination(args, reporter.line).catch((error: unknown) => {
+  const destination = await openDestination(args, reporter.line).catch((error: unknown) => {
     reporter.stop();
     throw error;
   });
@@ -86,33 +89,43 @@ async function pushToOne(
   const stop = () => {
     stopped.abort();
     reporter.stop();
-    void remote.transport.close();
+    void destination.close();
+  };
+  const source = localBlobSource(local, { ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}), sharedReads });
+  const onEvent = (event: PushEvent) => {
+    if (event.type === 'plan' && sharedReads) sharedReads.reads.expect(sharedReads.party, plannedReads(local, event.blobs));
+    reporter.onEvent(event);
   };
   try {
     return await interruptible(stop, 'interrupted; what was staged on the destination is kept: run the same command again to resume', async () => {
       const result = await push({
         local,
-        remote,
+        destination,
+        source,
         models,
-        jobs: chooseJobs(args.jobs, remote.transport.rttMs),
+        jobs: chooseJobs(args.jobs, destination.rttMs),
         rangeSize: args['range-size'] * MiB,
         createRemotePath: args.mkdir,
         verify: args.verify,
         retries: args.retries,
         signal: stopped.signal,
-        ...(sharedReads ? { sharedReads } : {}),
-        ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
-        onEvent: reporter.onEvent,
+        ...(sharedReads ? { onAttemptEnd: () => sharedReads.reads.leave(sharedReads.party) } : {}),
+        onEvent,
       });
       reporter.stop();
       if (args.json) process.stdout.write(`${JSON.stringify(pushJson(result, models), null, 2)}\n`);
-      else reporter.line(pushSummary(result, remote.where));
+      else reporter.line(pushSummary(result, destination.where));
       return result;
     });
   } finally {
     reporter.stop();
-    await remote.transport.close();
+    await destination.close();
   }
+}
+
+/** The local ranges a push will read (fan-out reads each once for all hosts). */
+function plannedReads(local: LocalStore, blobs: readonly BlobPlan[]) {
+  return blobs.filter((b) => b.status !== 'present').flatMap((b) => b.ranges.map((range) => ({ path: local.blobPath(b.descriptor.digest), range })));
 }
 
 /** Plain progress lines, each starting with the host, for several hosts writing to one stderr. */

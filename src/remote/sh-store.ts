@@ -1,0 +1,111 @@
+import pLimit from 'p-limit';
+import type { BlobSource, ByteRange, Destination, DestinationState, ManifestOutcome, ProbeRequest, UploadHooks } from '../destination/destination.js';
+import { PushError } from '../errors.js';
+import type { Descriptor, Manifest } from '../store/manifest.js';
+import type { ModelName } from '../store/model-name.js';
+import type { BlobPlan } from '../transfer/plan.js';
+import { lockOwner } from './lock-owner.js';
+import type { RemoteStore } from './remote-store.js';
+import { sendBlob } from './send-blob.js';
+import { isSmallBlob, sendSmallBlobs } from './small-blobs.js';
+import { keepVerifiedStagedRanges } from './staged-check.js';
+import { WriterPool } from './writer-pool.js';
+
+const COMMIT_PARALLEL = 2;
+/** Channels kept free of range writers: commits, a hash follower, and a probe while waiting for another run's lock. */
+const RESERVED_CHANNELS = COMMIT_PARALLEL + 2;
+
+/**
+ * An Ollama store spoken to in POSIX sh (src/remote/sh) over any transport: blobs are staged in ranges
+ * by long-lived writers, hashed there as they land, verified and renamed into blobs/; small blobs go
+ * together in one command.
+ */
+export class ShStore implements Destination {
+  private hasher = false;
+
+  constructor(readonly remote: RemoteStore) {}
+
+  get label(): string {
+    return this.remote.transport.label;
+  }
+
+  get where(): string {
+    return this.remote.where;
+  }
+
+  get rttMs(): number | undefined {
+    return this.remote.transport.rttMs;
+  }
+
+  async probe(request: ProbeRequest): Promise<DestinationState> {
+    const probed = await this.remote.probe(request.digests, request.create, request.manifests);
+    const state = request.check ? await keepVerifiedStagedRanges(probed, this.remote, request.check.source, request.check.trusted) : probed;
+    this.hasher = state.hasher !== undefined;
+    return { ...state, location: state.modelsDir, canVerify: this.hasher };
+  }
+
+  async upload(blobs: readonly BlobPlan[], source: BlobSource, hooks: UploadHooks): Promise<Map<string, unknown>> {
+    const { remote } = this;
+    if (!this.hasher && blobs.length > 0) {
+      throw new PushError(`${remote.transport.label} has no sha256 tool (openssl, sha256sum or shasum) to verify what it receives; install coreutils or openssl there`, {
+        side: 'remote',
+      });
+    }
+    const jobs = Math.max(1, Math.min(hooks.jobs, remote.transport.maxParallel - RESERVED_CHANNELS));
+    const writers = new WriterPool(remote, lockOwner);
+    const context = {
+      remote,
+      source,
+      rangeSize: hooks.rangeSize,
+      onEvent: hooks.onEvent,
+      rangeLimit: pLimit(jobs),
+      commitLimit: pLimit(COMMIT_PARALLEL),
+      followLimit: pLimit(1),
+      canFollow: this.hasher,
+      writers,
+      rangeWritten: (hex: string, range: ByteRange) => hooks.stored(hex, range),
+    };
+    const small = blobs.filter(isSmallBlob);
+    const smallSent =
+      small.length > 0
+        ? sendSmallBlobs(small, { remote, source, onEvent: hooks.onEvent, published: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
+        : Promise.resolve(new Map<string, unknown>());
+    smallSent.catch(() => undefined);
+    const failures = new Map<string, unknown>();
+    await Promise.all(
+      [...blobs]
+        .sort((a, b) => b.descriptor.size - a.descriptor.size)
+        .map(async (blob) => {
+          const hex = blob.descriptor.digest.hex;
+          try {
+            if (isSmallBlob(blob)) {
+              const failure = (await smallSent).get(hex);
+              if (failure) throw failure;
+            } else if (blob.status !== 'present') {
+              await sendBlob(blob, context);
+            }
+          } catch (error) {
+            failures.set(hex, error);
+          }
+        }),
+    ).finally(() => writers.close());
+    return failures;
+  }
+
+  publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome> {
+    return this.remote.publishManifest(name, manifest);
+  }
+
+  async corruptBlobs(blobs: readonly Descriptor[], drop: boolean): Promise<Set<string>> {
+    if (blobs.length === 0) return new Set();
+    const hashes = await this.remote.hashPublishedBlobs(
+      blobs.map((d) => d.digest),
+      drop,
+    );
+    return new Set(blobs.filter((d) => hashes.get(d.digest.hex) !== d.digest.hex).map((d) => d.digest.hex));
+  }
+
+  close(): Promise<void> {
+    return this.remote.transport.close();
+  }
+}
