@@ -1,8 +1,9 @@
+import { DEFAULT_RANGE_SIZE } from '../transfer/plan.js';
 import type { Argv } from 'yargs';
 import { usageError } from '../errors.js';
 
 export const MiB = 1024 * 1024;
-export const DEFAULT_RANGE_MIB = 64;
+export const DEFAULT_RANGE_MIB = DEFAULT_RANGE_SIZE / MiB;
 
 /** Options every command that reads the local store takes. */
 export function localOptions<T>(yargs: Argv<T>) {

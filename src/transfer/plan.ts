@@ -36,6 +36,9 @@ export interface TransferPlan {
   readonly totalBytes: number;
 }
 
+/** Large blobs go in ranges of this size unless told otherwise (--range-size). */
+export const DEFAULT_RANGE_SIZE = 64 * 1024 * 1024;
+
 /** Staged ranges start on this boundary so the destination can `dd seek` to them. */
 export const RANGE_ALIGNMENT = 1024 * 1024;
 
