@@ -366,6 +366,27 @@ describe('push to a registry (distribution 2.8, TLS with a private CA, htpasswd)
     }
   });
 
+  it('--verify: a blob the registry serves with other bytes is found by hashing it; a push cannot replace it, and says so', async () => {
+    const store = new LocalStore(FIXTURES);
+    const vision = await store.readModel(parseModelName('someone/vision'));
+    const destination = await open();
+    await pushModels(destination, store, [vision]);
+    const [config, modelBlob] = manifestBlobs(vision.manifest);
+    expect(await destination.corruptBlobs([config!, modelBlob!], false)).toEqual(new Set());
+    const data = path.join(registry.storageDir, 'docker/registry/v2/blobs/sha256', modelBlob!.digest.hex.slice(0, 2), modelBlob!.digest.hex, 'data');
+    const bytes = await readFile(data);
+    bytes[1000] = bytes[1000]! ^ 0xff;
+    await writeFile(data, bytes);
+    try {
+      expect(await destination.corruptBlobs([config!, modelBlob!], false)).toEqual(new Set([modelBlob!.digest.hex]));
+      const error = expectOneLine(await failure(destination.corruptBlobs([config!, modelBlob!], true)), /serves blob sha256:[0-9a-f]{64} with bytes that do not match .*delete the blob from its storage/);
+      expect(error.digest).toBe(`sha256:${modelBlob!.digest.hex}`);
+    } finally {
+      bytes[1000] = bytes[1000]! ^ 0xff;
+      await writeFile(data, bytes);
+    }
+  });
+
   it('wrong password, no credentials, an unknown CA and an unreachable registry: one-line errors', async () => {
     const store = new LocalStore(FIXTURES);
     const tiny = [await store.readModel(parseModelName('tiny'))];
@@ -498,5 +519,53 @@ describe('registries that refuse', () => {
       await names.close();
       await rm(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe('push to a registry with the Bearer token flow (distribution 2.8 token auth)', () => {
+  let registry: TestRegistry;
+  let work: string;
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'token' });
+    caPem.set(registry.caFile!, await readFile(registry.caFile!, 'utf8'));
+    work = await tempDir();
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const open = (env: NodeJS.ProcessEnv) =>
+    RegistryDestination.open({ address: parseRegistryAddress(registry.host), caFile: registry.caFile, env: { HOME: work, ...env }, stateDir: path.join(work, 'state') });
+
+  it('gets a token for the scopes from the realm (with the mount source), pushes, and explains refusals in one line', async () => {
+    const store = new LocalStore(FIXTURES);
+    const read = (n: string) => store.readModel(parseModelName(n));
+    const credentials = { OLLAMA_PUSH_REGISTRY_USER: registry.user, OLLAMA_PUSH_REGISTRY_PASSWORD: registry.password };
+    const first = await open(credentials);
+    try {
+      expect((await pushModels(first, store, [await read('tiny')])).published).toEqual(['tiny:latest']);
+    } finally {
+      await first.close();
+    }
+    expect(registry.tokenRequests).toContainEqual({ scopes: ['repository:library/tiny:pull,push'], user: registry.user });
+
+    // Another repository sharing the template: the token also covers pulling from where it is mounted.
+    const second = await open(credentials);
+    try {
+      await pushModels(second, store, [await read('someone/vision')]);
+    } finally {
+      await second.close();
+    }
+    expect(registry.tokenRequests).toContainEqual({ scopes: ['repository:someone/vision:pull,push', 'repository:library/tiny:pull'], user: registry.user });
+    const answer = await raw({ ...registry, user: undefined }, 'GET', '/v2/someone/vision/manifests/latest', { accept: OLLAMA_ACCEPT });
+    expect(answer.status).toBe(401);
+
+    const wrong = await open({ ...credentials, OLLAMA_PUSH_REGISTRY_PASSWORD: 'not-it' });
+    expectOneLine(await failure(pushModels(wrong, store, [await read('tiny:q2')])), /token service https:\/\/127\.0\.0\.1:\d+ refused the credentials of pusher \(401/);
+    await wrong.close();
+    const anonymous = await open({});
+    expectOneLine(await failure(pushModels(anonymous, store, [await read('tiny:q2')])), /registry 127\.0\.0\.1:\d+ needs credentials/);
+    await anonymous.close();
   });
 });

@@ -36,7 +36,8 @@ export interface HttpClientOptions {
   readonly idleTimeoutMs?: number;
 }
 
-const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Generous: a registry on object storage may take a while to close a large upload. */
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /** Keep-alive HTTP(S) with streamed bodies and one error type for everything below HTTP. */
 export class HttpClient {

@@ -29,6 +29,8 @@ export class RegistryAuth {
     private readonly host: string,
     private readonly http: HttpClient,
     private readonly loadCredentials: () => Promise<Credentials | undefined>,
+    /** --insecure: a token realm over plain HTTP is allowed too. */
+    private readonly insecure: boolean,
     private readonly signal?: AbortSignal,
   ) {}
 
@@ -79,6 +81,11 @@ export class RegistryAuth {
       realmUrl = new URL(realm);
     } catch {
       throw new PushError(`registry ${this.host} names a token realm that is not a URL: ${JSON.stringify(realm)}`, { side: 'remote' });
+    }
+    if (realmUrl.protocol !== 'https:' && !this.insecure) {
+      throw new PushError(`registry ${this.host} names a plain-HTTP token service (${realmUrl.origin}): credentials would cross in clear; pass --insecure to allow it`, {
+        side: 'remote',
+      });
     }
     this.scheme = 'bearer';
     this.bearer = { realm: realmUrl, service: challenge.params.service };

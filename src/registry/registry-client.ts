@@ -41,6 +41,9 @@ export interface UploadSession {
   readonly offset: number;
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
 export const pushScope = (repository: string) => `repository:${repository}:pull,push`;
 
@@ -63,7 +66,7 @@ export class RegistryClient {
     this.host = options.address.host;
     this.base = registryBaseUrl(options.address);
     this.http = shared?.http ?? new HttpClient({ ca: options.ca, ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}) });
-    this.auth = shared?.auth ?? new RegistryAuth(this.host, this.http, options.credentials, options.signal);
+    this.auth = shared?.auth ?? new RegistryAuth(this.host, this.http, options.credentials, options.address.insecure, options.signal);
   }
 
   /** The same client (connections, tokens) whose requests this signal also aborts. */
@@ -187,7 +190,13 @@ export class RegistryClient {
   /** GET a blob's bytes as a stream. */
   async blob(repository: string, hex: string): Promise<IncomingMessage> {
     const what = `/v2/${repository}/blobs/sha256:${hex}`;
-    const response = await this.exchange({ method: 'GET', url: this.url(what), scopes: [pullScope(repository)], repository });
+    let response = await this.exchange({ method: 'GET', url: this.url(what), scopes: [pullScope(repository)], repository });
+    // Registries on object storage redirect blob reads there (to a signed URL: no credentials follow).
+    for (let hops = 0; REDIRECTS.has(response.statusCode ?? 0) && response.headers.location && hops < MAX_REDIRECTS; hops++) {
+      const next = new URL(response.headers.location, this.url(what));
+      await discardBody(response);
+      response = await this.guard(() => this.http.send({ method: 'GET', url: next, headers: { 'user-agent': 'ollama-push' }, signal: this.options.signal }));
+    }
     if (response.statusCode === 200) return response;
     throw await this.failure('GET', what, { status: response.statusCode ?? 0, headers: response.headers, body: await readBody(response, 1024 * 1024).catch(() => Buffer.alloc(0)) }, repository);
   }
@@ -225,8 +234,9 @@ export class RegistryClient {
       }
       if (response.statusCode === 401 && RegistryAuth.challengeError(response.headers['www-authenticate']) === 'insufficient_scope') {
         await discardBody(response);
+        // A token without the access asked for: denied to these credentials, or none were given.
         const { user, from } = await this.auth.who();
-        throw httpFailure(403, Buffer.alloc(0), this.context(exchange.method, exchange.url.pathname, user, from, exchange.repository));
+        throw httpFailure(user === undefined ? 401 : 403, Buffer.alloc(0), this.context(exchange.method, exchange.url.pathname, user, from, exchange.repository));
       }
     }
     return response;

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { BlobSource, BlobState, Destination, DestinationState, ManifestOutcome, ProbeRequest, UploadHooks } from '../destination/destination.js';
 import { PushError } from '../errors.js';
-import { digestString } from '../store/digest.js';
 import { type Descriptor, type Manifest, manifestBlobs, manifestSha256 } from '../store/manifest.js';
 import { type ModelName, parseModelName } from '../store/model-name.js';
 import type { BlobPlan } from '../transfer/plan.js';
@@ -32,7 +31,7 @@ export interface RegistryDestinationOptions {
   readonly stateDir?: string;
   /** Aborts every request (Ctrl-C). */
   readonly signal?: AbortSignal | undefined;
-  /** A connection silent this long counts as dropped; default 60 s. */
+  /** A connection silent this long counts as dropped; default 120 s. */
   readonly idleTimeoutMs?: number;
 }
 
@@ -273,6 +272,11 @@ export class RegistryDestination implements Destination {
     return undefined;
   }
 
+  /**
+   * --verify: GETs each blob and hashes it. A registry cannot have a damaged blob replaced: it keeps
+   * the bytes it holds under a digest and links any new upload of that digest to them (CNCF
+   * distribution does), so with `drop` a damaged blob is an error to repair on the registry.
+   */
   async corruptBlobs(blobs: readonly Descriptor[], drop: boolean): Promise<Set<string>> {
     const limit = pLimit(VERIFY_PARALLEL);
     const corrupt = new Set<string>();
@@ -280,8 +284,7 @@ export class RegistryDestination implements Destination {
       blobs.map((blob) =>
         limit(async () => {
           const { hex } = blob.digest;
-          const holders = [...(this.holders.get(hex) ?? [])];
-          const repository = holders[0] ?? this.repositories[0];
+          const repository = [...(this.holders.get(hex) ?? [])][0] ?? this.repositories[0];
           if (repository === undefined) return;
           const hash = createHash('sha256');
           let size = 0;
@@ -289,21 +292,18 @@ export class RegistryDestination implements Destination {
             hash.update(chunk);
             size += chunk.length;
           }
-          if (size === blob.size && hash.digest('hex') === hex) return;
-          corrupt.add(hex);
-          if (!drop) return;
-          for (const holder of holders.length > 0 ? holders : [repository]) {
-            if (!(await this.client.deleteBlob(holder, hex))) {
-              throw new PushError(`registry ${this.address.host} serves blob ${digestString(blob.digest)} corrupted and does not allow deleting it; repair its storage`, {
-                side: 'remote',
-                digest: digestString(blob.digest),
-              });
-            }
-          }
-          this.holders.delete(hex);
+          if (size !== blob.size || hash.digest('hex') !== hex) corrupt.add(hex);
         }),
       ),
     );
+    if (drop && corrupt.size > 0) {
+      const first = [...corrupt][0]!;
+      throw new PushError(
+        `registry ${this.address.host} serves ${corrupt.size === 1 ? 'blob' : `${corrupt.size} blobs, first`} sha256:${first} with bytes that do not match the digest; ` +
+          'a push cannot replace what a registry holds under a digest: delete the blob from its storage (and garbage-collect), then push again',
+        { side: 'remote', digest: `sha256:${first}` },
+      );
+    }
     return corrupt;
   }
 

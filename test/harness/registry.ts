@@ -1,5 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,8 +14,11 @@ const REGISTRY = 'docker-registry';
 const START_TIMEOUT_MS = 20_000;
 
 export interface RegistryOptions {
-  /** htpasswd (bcrypt) auth with `user`/`password`; default true. */
-  auth?: boolean;
+  /**
+   * true (default): htpasswd (bcrypt) auth with `user`/`password`. 'token': the Bearer token flow, with
+   * a token server (in this process, over HTTPS) that checks the same user and password.
+   */
+  auth?: boolean | 'token';
   /** HTTPS with a throwaway CA (default) or plain HTTP. */
   tls?: boolean;
 }
@@ -33,6 +39,8 @@ export interface TestRegistry {
   /** The temp dir holding everything; removed by stop(). */
   readonly dir: string;
   readonly logPath: string;
+  /** With auth 'token': every token request, as the `scope` parameters and the user it authenticated (undefined: anonymous). */
+  readonly tokenRequests: { scopes: string[]; user: string | undefined }[];
   /** Stops the registry and removes dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -50,8 +58,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   await mkdir(storageDir);
   const user = auth ? 'pusher' : undefined;
   const password = auth ? `pw-${Math.random().toString(36).slice(2)}` : undefined;
-  const certs = tls ? await makeCertificates(dir) : undefined;
-  if (auth) {
+  const certs = tls || auth === 'token' ? await makeCertificates(dir) : undefined;
+  const tokenRequests: TestRegistry['tokenRequests'] = [];
+  const tokens = auth === 'token' ? await startTokenServer(dir, certs!, user!, password!, tokenRequests) : undefined;
+  if (auth === true) {
     const { stdout } = await execFileAsync('htpasswd', ['-Bbn', user!, password!]);
     await writeFile(path.join(dir, 'htpasswd'), stdout);
   }
@@ -69,8 +79,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     '  addr: 127.0.0.1:0',
     // Signs the upload state in Location URLs; fixed so it survives nothing but this process anyway.
     '  secret: ollama-push-test-secret',
-    ...(certs ? ['  tls:', `    certificate: ${certs.certFile}`, `    key: ${certs.keyFile}`] : []),
-    ...(auth ? ['auth:', '  htpasswd:', '    realm: test-registry', `    path: ${path.join(dir, 'htpasswd')}`] : []),
+    ...(certs && tls ? ['  tls:', `    certificate: ${certs.certFile}`, `    key: ${certs.keyFile}`] : []),
+    ...(auth === true ? ['auth:', '  htpasswd:', '    realm: test-registry', `    path: ${path.join(dir, 'htpasswd')}`] : []),
+    ...(tokens
+      ? ['auth:', '  token:', `    realm: ${tokens.realm}`, `    service: ${TOKEN_SERVICE}`, `    issuer: ${TOKEN_ISSUER}`, `    rootcertbundle: ${tokens.certFile}`]
+      : []),
     '',
   ].join('\n');
   const configPath = path.join(dir, 'config.yml');
@@ -83,6 +96,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     if (!stopped) {
       stopped = true;
       await killAndWait(child);
+      await tokens?.close();
     }
     await rm(dir, { recursive: true, force: true });
   };
@@ -93,7 +107,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       url: `${scheme}://127.0.0.1:${port}`,
       host: `127.0.0.1:${port}`,
       port,
-      caFile: certs?.caFile,
+      caFile: tls ? certs?.caFile : undefined,
+      tokenRequests,
       user,
       password,
       storageDir,
@@ -157,4 +172,59 @@ export async function makeCertificates(dir: string, commonName = 'ollama-push te
   await openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2',
     '-extfile', file('server.ext'), '-out', file('server.crt')]);
   return { caFile: file('ca.crt'), certFile: file('server.crt'), keyFile: file('server.key') };
+}
+
+const TOKEN_SERVICE = 'test-registry';
+const TOKEN_ISSUER = 'ollama-push-test-token-issuer';
+
+/**
+ * A token server as the distribution token spec has it: GET /token?service=&scope=... with Basic
+ * credentials answers {"token","expires_in"}, a JWT (ES256, its certificate in x5c) that the registry
+ * checks against `rootcertbundle`. It grants what was asked to the right user, nothing to anyone else,
+ * and refuses a wrong password with 401.
+ */
+async function startTokenServer(dir: string, certs: Certificates, user: string, password: string, requests: TestRegistry['tokenRequests']) {
+  const file = (name: string) => path.join(dir, name);
+  await execFileAsync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=token signer',
+    '-keyout', file('token.key'), '-out', file('token.crt')]);
+  const key = createPrivateKey(await readFile(file('token.key')));
+  const x5c = new X509Certificate(await readFile(file('token.crt'))).raw.toString('base64');
+  const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+  const server = https.createServer({ cert: await readFile(certs.certFile), key: await readFile(certs.keyFile) }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    const scopes = url.searchParams.getAll('scope');
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+    const [givenUser, givenPassword] = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8').split(/:(.*)/s) : [];
+    if (basic && (givenUser !== user || givenPassword !== password)) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"details":"incorrect username or password"}');
+      return;
+    }
+    requests.push({ scopes, user: basic ? givenUser : undefined });
+    const access = basic
+      ? scopes.flatMap((scope) => {
+          const [type, name, actions] = scope.split(':');
+          return type && name && actions ? [{ type, name, actions: actions.split(',') }] : [];
+        })
+      : [];
+    const now = Math.floor(Date.now() / 1000);
+    const header = base64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [x5c] }));
+    const claims = base64url(
+      JSON.stringify({ iss: TOKEN_ISSUER, sub: basic ? user : '', aud: url.searchParams.get('service') ?? '', exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }),
+    );
+    const signature = base64url(sign('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token: `${header}.${claims}.${signature}`, expires_in: 300, issued_at: new Date().toISOString() }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    realm: `https://127.0.0.1:${port}/token`,
+    certFile: file('token.crt'),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
