@@ -105,6 +105,10 @@ export class HttpClient {
           bodyError = error;
           req.destroy(error);
         });
+        // An aborted or failed request stops reading the body (and closes the file under it).
+        req.on('close', () => {
+          if (!body.readableEnded) body.destroy();
+        });
         body.pipe(req);
       }
     });
