@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseManifest } from '../src/store/manifest.js';
+import { manifestBlobs, manifestSize, parseManifest } from '../src/store/manifest.js';
 
 const HEX = 'a'.repeat(64);
 const manifest = (overrides: Record<string, unknown>) =>
@@ -49,6 +49,14 @@ describe('parseManifest', () => {
   it('takes one digest listed twice with the same size', () => {
     const twice = manifest({ layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${HEX}`, size: 10 }] });
     expect(parseManifest(twice, 'm').layers.map((l) => l.digest.hex)).toEqual([HEX]);
+  });
+
+  // Ollama's manifest.Size sums config and layers as listed, so `ollama list` counts a repeated digest each time.
+  it('sizes a model as ollama list does, a repeated digest counted each time; each blob is still sent once', () => {
+    const model = { mediaType: 'application/vnd.ollama.image.model', digest: `sha256:${'b'.repeat(64)}`, size: 20 };
+    const repeated = parseManifest(manifest({ layers: [model, model, { ...model, digest: `sha256:${HEX}`, size: 10 }] }), 'm');
+    expect(manifestSize(repeated)).toBe(10 + 20 + 20 + 10);
+    expect(manifestBlobs(repeated).map((d) => d.size)).toEqual([10, 20]);
   });
 
   it('refuses what is not JSON', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PushError } from '../errors.js';
 import { blobFileName, type Digest, digestString } from './digest.js';
 import { type Manifest, parseManifest } from './manifest.js';
-import { displayName, manifestSegments, type ModelName, parseModelName, sameModelName } from './model-name.js';
+import { displayName, manifestSegments, type ModelName, modelNameFromSegments, sameModelName } from './model-name.js';
 
 export interface LocalModel {
   readonly name: ModelName;
@@ -19,21 +19,21 @@ export class LocalStore {
     return join(this.modelsDir, 'blobs', blobFileName(digest));
   }
 
-  /** Every model name on disk, found the way Ollama finds them: the glob `manifests/*\/*\/*\/*`. */
+  /**
+   * Every model name on disk, found the way Ollama finds them: the glob `manifests/*\/*\/*\/*`, whose
+   * matches are stat-ed, so a symlinked model directory or tag file is a model. A file whose path is not
+   * a name Ollama accepts (a tag with a trailing space, a dot-file) is skipped, as Ollama skips it.
+   */
   async listNames(): Promise<ModelName[]> {
     await this.assertExists();
     const names: ModelName[] = [];
-    for (const host of await subdirs(join(this.modelsDir, 'manifests'))) {
-      for (const namespace of await subdirs(join(this.modelsDir, 'manifests', host))) {
-        for (const model of await subdirs(join(this.modelsDir, 'manifests', host, namespace))) {
-          const dir = join(this.modelsDir, 'manifests', host, namespace, model);
-          for (const entry of await readdir(dir, { withFileTypes: true })) {
-            if (!entry.isFile()) continue;
-            try {
-              names.push(parseModelName(`${host}/${namespace}/${model}:${entry.name}`));
-            } catch {
-              // Not a name Ollama would accept either; Ollama skips such files too.
-            }
+    const manifests = join(this.modelsDir, 'manifests');
+    for (const host of await entries(manifests, 'directory')) {
+      for (const namespace of await entries(join(manifests, host), 'directory')) {
+        for (const model of await entries(join(manifests, host, namespace), 'directory')) {
+          for (const tag of await entries(join(manifests, host, namespace, model), 'file')) {
+            const name = modelNameFromSegments(host, namespace, model, tag);
+            if (name) names.push(name);
           }
         }
       }
@@ -41,10 +41,14 @@ export class LocalStore {
     return names.sort((a, b) => displayName(a).localeCompare(displayName(b)));
   }
 
-  /** Finds a model case-insensitively, as Ollama does; suggests close names when there is none. */
+  /**
+   * Finds a model whatever the case of the name given, as Ollama matches names against what is on
+   * disk; the exact spelling wins when two case variants are stored. Suggests close names when none is.
+   */
   async readModel(requested: ModelName): Promise<LocalModel> {
     const names = await this.listNames();
-    const name = names.find((n) => sameModelName(n, requested));
+    const spelling = (n: ModelName) => manifestSegments(n).join('/');
+    const name = names.find((n) => spelling(n) === spelling(requested)) ?? names.find((n) => sameModelName(n, requested));
     if (!name) {
       const hint = closestNames(displayName(requested), names.map(displayName));
       throw new PushError(
@@ -53,6 +57,11 @@ export class LocalStore {
         { side: 'usage' },
       );
     }
+    return this.read(name);
+  }
+
+  /** Reads the model of a name as listNames gives it, spelled as on disk. */
+  async read(name: ModelName): Promise<LocalModel> {
     const manifestPath = join(this.modelsDir, 'manifests', ...manifestSegments(name));
     const manifest = parseManifest(await readFile(manifestPath), manifestPath);
     return { name, manifest, manifestPath };
@@ -87,9 +96,11 @@ export class LocalStore {
   }
 }
 
-async function subdirs(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+/** The entries of `dir` that are directories, or regular files, after following symbolic links. */
+async function entries(dir: string, kind: 'directory' | 'file'): Promise<string[]> {
+  const names = await readdir(dir).catch(() => []);
+  const kinds = await Promise.all(names.map((name) => stat(join(dir, name)).catch(() => undefined)));
+  return names.filter((_, i) => (kind === 'directory' ? kinds[i]?.isDirectory() : kinds[i]?.isFile()));
 }
 
 /** Names within a small edit distance, or sharing the requested model part, closest first. */

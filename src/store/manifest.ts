@@ -84,8 +84,9 @@ export function manifestId(manifest: Manifest): string {
   return manifestSha256(manifest).slice(0, 12);
 }
 
+/** The size `ollama list` shows (manifest.Size): config and layers summed, a repeated digest each time. */
 export function manifestSize(manifest: Manifest): number {
-  return manifestBlobs(manifest).reduce((sum, d) => sum + d.size, 0);
+  return [manifest.config, ...manifest.layers].reduce((sum, d) => sum + d.size, 0);
 }
 
 /** `application/vnd.ollama.image.projector` -> `projector`. */

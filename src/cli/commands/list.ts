@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { manifestId, manifestSize } from '../../store/manifest.js';
 import { displayName } from '../../store/model-name.js';
-import { formatBytes } from '../../progress/format.js';
+import { formatBytes } from '../../format.js';
 import { openLocalStore } from '../models.js';
 import { type LocalArgs, localOptions } from '../options.js';
 import { formatTable, modelJson } from '../plan-output.js';
@@ -22,7 +22,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
       for (const name of await local.listNames()) {
         // Like `ollama list`: a model whose manifest cannot be read is left out, with a warning.
         try {
-          models.push(await local.readModel(name));
+          models.push(await local.read(name));
         } catch (error) {
           process.stderr.write(`ollama-push: warning: ${(error as Error).message}\n`);
         }
