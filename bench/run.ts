@@ -3,20 +3,35 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeMachine } from './machine.js';
-import { METHODS, type MethodName } from './methods.js';
+import { METHODS, type MethodName, method } from './methods.js';
 import { measureNoop, type NoopRuns } from './noop.js';
 import { type BenchOptions, parseBenchOptions, USAGE } from './options.js';
 import { canMeasurePeakRss, measurePeakRss, type PeakRss } from './peak-rss.js';
 import { killRunning } from './processes.js';
-import { type BenchReport, formatReport, sequentialRoundTrips, summarizeNoop, summarizeTransfers, writeReport } from './report.js';
-import { startSshSite, type SshSite } from './ssh-site.js';
+import {
+  type BenchReport,
+  formatReport,
+  judgeTargets,
+  sequentialRoundTrips,
+  summarizeNoop,
+  summarizeResume,
+  summarizeTransfers,
+  writeReport,
+} from './report.js';
+import { measureResume } from './resume.js';
+import { type Scenario, type SshSite, startSshSite } from './ssh-site.js';
+import { type TensorStore, writeTensorStore } from './tensor-store.js';
 import { type SyntheticStore, writeSyntheticStore } from '../test/harness/synthetic-store.js';
 import { onTeardown, teardown, teardownOnSignals } from './teardown.js';
-import { measureTransfers } from './transfers.js';
+import { allBlobsArrived, largeBlobArrived, measureTransfers, type TransferRuns } from './transfers.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../bench/results', import.meta.url));
 /** The no-op push: this many small models, all already on the destination. */
 const NOOP_MODELS = 4;
+/** The resume scenario runs over the 40 ms link to the destination with the slow login shell, as a user's would be. */
+const RESUME_SCENARIO = 'proxy-slowrc';
+/** The per-tensor model is pushed over the LAN (loopback), with either HOME. */
+const TENSOR_SCENARIOS = ['loopback-slowrc', 'loopback'];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -37,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     await runBench(options);
   } catch (error) {
-    log(`bench failed: ${(error as Error).message}`);
+    log(`bench failed: ${(error as Error).stack ?? (error as Error).message}`);
     process.exitCode = 1;
   } finally {
     await teardown();
@@ -46,37 +61,95 @@ async function main(argv: string[]): Promise<void> {
 
 async function runBench(options: BenchOptions): Promise<void> {
   const machine = await describeMachine();
+  if (machine.loadAverage1m > machine.cores / 2) {
+    log(`bench: load average ${machine.loadAverage1m} on ${machine.cores} cores: other work will slow every method and inflate the machine-wide CPU`);
+  }
   const work = await mkdtemp(join(os.tmpdir(), 'ollama-push-bench-'));
   onTeardown(() => rm(work, { recursive: true, force: true }));
+  const want = (part: BenchOptions['parts'][number]) => options.parts.includes(part);
   log(`bench: writing a ${options.sizeMiB} MiB synthetic store in ${work}`);
   const store = await writeSyntheticStore(join(work, 'store'), [options.sizeMiB]);
   const noopStore = await writeSyntheticStore(join(work, 'store-noop'), Array<number>(NOOP_MODELS).fill(1));
-  const emptyHome = join(work, 'remote-home');
-  await mkdir(emptyHome);
-  const site = await startSshSite(options.delayMs, emptyHome);
+  log(`bench: calibrating a ${options.rcSeconds} s ~/.bashrc, starting the sshds`);
+  const site = await startSshSite(options.delayMs, work, options.rcSeconds);
   onTeardown(() => site.stop());
   onTeardown(killRunning);
+  log(
+    `bench: ssh <host> true: ${site.loginShell.sshTrueSeconds.emptyHome.toFixed(3)} s with the empty HOME, ` +
+      `${site.loginShell.sshTrueSeconds.slowRc.toFixed(3)} s with the slow ~/.bashrc (${site.loginShell.loopCount} steps)`,
+  );
 
   const destRoot = join(work, 'dest');
   await mkdir(destRoot);
-  const transfers = summarizeTransfers(await measureTransfers({ site, store, rounds: options.rounds, destRoot, log }));
-  const peakRss = await peakRssRuns(site, options, store, work);
+  const transferRuns: TransferRuns[] = [];
+  if (want('transfers')) {
+    transferRuns.push(
+      ...(await measureTransfers({
+        site,
+        payload: 'blob',
+        store,
+        methods: METHODS,
+        scenarios: site.scenarios,
+        rounds: options.rounds,
+        destRoot,
+        checkArrived: largeBlobArrived(store),
+        log,
+      })),
+    );
+  }
+  const peakRss = want('rss') ? await peakRssRuns(site, options, store, work) : [];
   const noopRuns: NoopRuns[] = [];
-  // One after the other: each run's share of sshd's log must be its own.
-  for (const scenario of site.scenarios) noopRuns.push(await measureNoop(site, scenario, noopStore, options.rounds, work));
-  const noop = summarizeNoop(noopRuns);
+  // One after the other: each run's share of sshd's log and CPU must be its own.
+  if (want('noop')) for (const scenario of site.scenarios) noopRuns.push(await measureNoop(site, scenario, 'models', noopStore, options.rounds, work));
 
+  let tensor: TensorStore | undefined;
+  if (want('tensor')) {
+    log(`bench: writing a per-tensor model of ${options.tensorBlobs} blobs (1 KiB to ${options.tensorMaxKiB} KiB)`);
+    tensor = await writeTensorStore(join(work, 'store-tensor'), { blobs: options.tensorBlobs, minBytes: 1024, maxBytes: options.tensorMaxKiB * 1024 });
+    const scenarios = TENSOR_SCENARIOS.map((name) => site.scenarios.find((s) => s.name === name)!);
+    transferRuns.push(
+      ...(await measureTransfers({
+        site,
+        payload: 'tensor',
+        store: tensor,
+        methods: [method('ollama-push'), method('rsync')],
+        scenarios,
+        rounds: options.rounds,
+        destRoot,
+        checkArrived: allBlobsArrived(tensor.blobCount, tensor.blobBytes),
+        log,
+      })),
+    );
+    for (const scenario of scenarios) noopRuns.push(await measureNoop(site, scenario, 'tensor', tensor, options.rounds, work));
+  }
+
+  let resume: BenchReport['resume'] = null;
+  if (want('resume')) {
+    log(`bench: writing a ${options.resumeMiB} MiB store for the resume scenario`);
+    const resumeStore = await writeSyntheticStore(join(work, 'store-resume'), [options.resumeMiB]);
+    const scenario: Scenario = site.scenarios.find((s) => s.name === RESUME_SCENARIO)!;
+    resume = summarizeResume(await measureResume(site, scenario, resumeStore, options.killAtPercent / 100, options.rounds, join(work), log));
+  }
+
+  const noop = summarizeNoop(noopRuns);
   const { outDir, ...settings } = options;
-  const report: BenchReport = {
+  const partial: Omit<BenchReport, 'targets'> = {
     date: new Date().toISOString(),
     machine,
+    loadAverageAtEnd: Math.round(os.loadavg()[0] * 100) / 100,
     settings,
+    loginShell: site.loginShell,
+    tensorStore: tensor
+      ? { blobCount: tensor.blobCount, blobBytes: tensor.blobBytes, medianBlobBytes: tensor.medianBlobBytes, blobsOver1MiB: tensor.blobsOver1MiB }
+      : null,
     commands: Object.fromEntries(METHODS.map((m) => [m.name, m.shape])) as Record<MethodName, string>,
-    transfers,
+    transfers: summarizeTransfers(transferRuns),
     peakRss,
     noop,
     noopSequentialRoundTrips: sequentialRoundTrips(noop, options.delayMs),
+    resume,
   };
+  const report: BenchReport = { ...partial, targets: judgeTargets(partial) };
   process.stdout.write(`${formatReport(report)}\n`);
   const written = await writeReport(report, outDir);
   log(`bench: wrote ${written.join(' and ')}`);

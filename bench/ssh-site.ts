@@ -1,14 +1,27 @@
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startSshd } from '../test/harness/sshd.js';
-import { startTcpProxy } from '../test/harness/tcp-proxy.js';
+import { startSshd, type TestSshd } from '../test/harness/sshd.js';
+import { startTcpProxy, type TcpProxy } from '../test/harness/tcp-proxy.js';
+import { treeCpuSeconds, waitForNoChildren } from './cpu.js';
+import { writeSlowBashrc } from './login-shell.js';
+import { runTimed } from './processes.js';
+import { median, round3 } from './stats.js';
 
-export type ScenarioName = 'loopback' | 'proxy';
+/**
+ * loopback / proxy: straight to sshd, or through the latency proxy. The `-slowrc` ones reach a second sshd
+ * whose sessions' HOME holds a ~/.bashrc that costs about 0.2 s at every start of bash.
+ */
+export type ScenarioName = 'loopback' | 'proxy' | 'loopback-slowrc' | 'proxy-slowrc';
+export const SCENARIO_NAMES: readonly ScenarioName[] = ['loopback', 'proxy', 'loopback-slowrc', 'proxy-slowrc'];
 
 export interface Scenario {
   readonly name: ScenarioName;
   /** The ssh config alias that reaches the sshd this way. */
   readonly alias: string;
+  /** Through the latency proxy. */
+  readonly delayed: boolean;
+  /** The destination's login shell reads a slow ~/.bashrc. */
+  readonly slowShell: boolean;
 }
 
 /** What sshd logged between two points: one "Accepted" line per connection, one "Starting session" per exec channel. */
@@ -17,59 +30,159 @@ export interface SshActivity {
   readonly execChannels: number;
 }
 
+/** A point in time on one destination, for the activity and CPU since then. */
+export interface SiteMark {
+  readonly logSize: number;
+  readonly destCpu: number;
+  readonly proxyBytesUp: number;
+}
+
+export interface LoginShell {
+  /** The CPU the slow ~/.bashrc was calibrated to. */
+  readonly targetSeconds: number;
+  /** Its loop count. */
+  readonly loopCount: number;
+  /** Median wall time of 3 runs of `ssh <alias> true` through OpenSSH, loopback, with the empty HOME and with the slow one. */
+  readonly sshTrueSeconds: { readonly emptyHome: number; readonly slowRc: number };
+}
+
 export interface SshSite {
   readonly scenarios: readonly Scenario[];
-  /** HOME is the temp home whose ~/.ssh/config holds both aliases (what ollama-push reads). */
+  /** HOME is the temp home whose ~/.ssh/config holds every alias (what ollama-push reads). */
   readonly env: NodeJS.ProcessEnv;
   /** Options that make OpenSSH's ssh, scp (and rsync's ssh) use that config, key and known_hosts. */
   readonly opensshArgs: readonly string[];
-  /** A point in sshd's log, for activitySince. */
-  logMark(): Promise<number>;
-  activitySince(mark: number): Promise<SshActivity>;
+  readonly loginShell: LoginShell;
+  scenario(name: ScenarioName): Scenario;
+  /** Waits until the scenario's sshd has no connection left, then marks its log, its CPU and its proxy's counter. */
+  mark(scenario: Scenario): Promise<SiteMark>;
+  /** Connections and exec channels the scenario's sshd logged since the mark. */
+  activitySince(scenario: Scenario, mark: SiteMark): Promise<SshActivity>;
+  /**
+   * CPU seconds the scenario's sshd and everything it ran (sessions, shells, their commands) used since the
+   * mark: the destination's share. Waits for the connections to end first (they are counted once reaped).
+   */
+  destCpuSince(scenario: Scenario, mark: SiteMark): Promise<number>;
+  /** Bytes the client sent through the scenario's proxy since the mark (0 for a loopback scenario). */
+  proxyBytesUpSince(scenario: Scenario, mark: SiteMark): number;
+  /** Bytes the client has sent through the scenario's proxy so far (0 for a loopback scenario). */
+  proxyBytesUp(scenario: Scenario): number;
   stop(): Promise<void>;
 }
 
-const LOOPBACK_ALIAS = 'bench-loopback';
-const PROXY_ALIAS = 'bench-proxy';
+/** How long the connections of a finished run may take to end on the destination. */
+const QUIET_TIMEOUT_MS = 30_000;
+
+interface Destination {
+  readonly sshd: TestSshd;
+  readonly proxy: TcpProxy;
+  readonly pid: number;
+}
 
 /**
- * One throwaway sshd on 127.0.0.1 reached two ways: directly (`bench-loopback`), and through a TCP proxy
- * adding `delayMs` each way (`bench-proxy`, whose known_hosts entry is `[127.0.0.1]:<proxy port>`).
- * sshd logs at VERBOSE so that every exec channel leaves a "Starting session" line. Its sessions get
- * `emptyHome` as HOME: bash sources ~/.bashrc for every ssh command, and this machine's rc files (a
- * developer's pyenv, nvm, ...) would otherwise add their start-up time to each remote command.
+ * Two throwaway sshds on 127.0.0.1, each reached directly and through a TCP proxy adding `delayMs` each way.
+ * The first gives its sessions `emptyHome` as HOME (bash finds no start-up file: this machine's own rc files,
+ * a developer's pyenv or nvm, would otherwise add their time to each remote command); the second gives them
+ * `slowHome`, whose ~/.bashrc costs about `rcSeconds` of CPU at every start of bash. Both log at VERBOSE, so
+ * that every exec channel leaves a "Starting session" line. One client HOME knows every alias.
  */
-export async function startSshSite(delayMs: number, emptyHome: string): Promise<SshSite> {
-  const sshd = await startSshd({ alias: LOOPBACK_ALIAS, extraSshdConfig: `LogLevel VERBOSE\nSetEnv HOME=${emptyHome}\n` });
+export async function startSshSite(delayMs: number, work: string, rcSeconds: number): Promise<SshSite> {
+  const emptyHome = join(work, 'remote-home-empty');
+  const slowHome = join(work, 'remote-home-slowrc');
+  await mkdir(emptyHome);
+  await mkdir(slowHome);
+  const loopCount = await writeSlowBashrc(slowHome, rcSeconds);
+
+  const started: Destination[] = [];
+  const stop = async () => {
+    for (const d of started.splice(0)) {
+      await d.proxy.close();
+      await d.sshd.stop();
+    }
+  };
   try {
-    const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs });
+    const start = async (alias: string, home: string): Promise<Destination> => {
+      const sshd = await startSshd({ alias, extraSshdConfig: `LogLevel VERBOSE\nSetEnv HOME=${home}\n` });
+      const proxy = await startTcpProxy({ targetPort: sshd.port, delayMs }).catch(async (error: unknown) => {
+        await sshd.stop();
+        throw error;
+      });
+      const d = { sshd, proxy, pid: Number((await readFile(join(sshd.dir, 'sshd.pid'), 'utf8')).trim()) };
+      started.push(d);
+      return d;
+    };
+    const empty = await start('bench-loopback', emptyHome);
+    const slow = await start('bench-loopback-slowrc', slowHome);
+    const client = empty.sshd;
+    const config = join(client.home, '.ssh', 'config');
+    const knownHosts = join(client.home, '.ssh', 'known_hosts');
+    const host = (alias: string, d: Destination, port: number) =>
+      `Host ${alias}\n  HostName 127.0.0.1\n  Port ${port}\n  User ${d.sshd.user}\n  IdentityFile ${d === empty ? '~/.ssh/id_ed25519' : d.sshd.clientKey}\n`;
     await appendFile(
-      join(sshd.home, '.ssh', 'config'),
-      `Host ${PROXY_ALIAS}\n  HostName 127.0.0.1\n  Port ${proxy.port}\n  User ${sshd.user}\n  IdentityFile ~/.ssh/id_ed25519\n`,
+      config,
+      host('bench-proxy', empty, empty.proxy.port) + host('bench-loopback-slowrc', slow, slow.sshd.port) + host('bench-proxy-slowrc', slow, slow.proxy.port),
     );
-    await appendFile(join(sshd.home, '.ssh', 'known_hosts'), `[127.0.0.1]:${proxy.port} ${sshd.hostKeyLine}\n`);
+    await appendFile(
+      knownHosts,
+      [`[127.0.0.1]:${empty.proxy.port}`, `[127.0.0.1]:${slow.sshd.port}`, `[127.0.0.1]:${slow.proxy.port}`]
+        .map((name, i) => `${name} ${(i === 0 ? empty : slow).sshd.hostKeyLine}\n`)
+        .join(''),
+    );
+    const opensshArgs = [...client.opensshArgs, '-i', slow.sshd.clientKey];
+    const scenarios: Scenario[] = [
+      { name: 'loopback', alias: 'bench-loopback', delayed: false, slowShell: false },
+      { name: 'proxy', alias: 'bench-proxy', delayed: true, slowShell: false },
+      { name: 'loopback-slowrc', alias: 'bench-loopback-slowrc', delayed: false, slowShell: true },
+      { name: 'proxy-slowrc', alias: 'bench-proxy-slowrc', delayed: true, slowShell: true },
+    ];
+    const of = (scenario: Scenario) => (scenario.slowShell ? slow : empty);
+    const quiet = async (d: Destination) => {
+      if (!(await waitForNoChildren(d.pid, QUIET_TIMEOUT_MS))) throw new Error(`sshd ${d.pid} still has connections ${QUIET_TIMEOUT_MS} ms after a run`);
+    };
+    const sshTrue = async (alias: string) => {
+      const runs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await runTimed('ssh', [...opensshArgs, alias, 'true'], { env: client.env });
+        runs.push((performance.now() - t) / 1000);
+      }
+      return round3(median(runs));
+    };
+    const loginShell: LoginShell = {
+      targetSeconds: rcSeconds,
+      loopCount,
+      sshTrueSeconds: { emptyHome: await sshTrue('bench-loopback'), slowRc: await sshTrue('bench-loopback-slowrc') },
+    };
     return {
-      scenarios: [
-        { name: 'loopback', alias: LOOPBACK_ALIAS },
-        { name: 'proxy', alias: PROXY_ALIAS },
-      ],
-      env: sshd.env,
-      opensshArgs: sshd.opensshArgs,
-      logMark: async () => (await stat(sshd.logPath)).size,
-      activitySince: async (mark) => {
-        const log = (await readFile(sshd.logPath)).subarray(mark).toString('utf8');
+      scenarios,
+      env: client.env,
+      opensshArgs,
+      loginShell,
+      scenario: (name) => scenarios.find((s) => s.name === name)!,
+      mark: async (scenario) => {
+        const d = of(scenario);
+        await quiet(d);
+        return { logSize: (await stat(d.sshd.logPath)).size, destCpu: await treeCpuSeconds(d.pid), proxyBytesUp: d.proxy.bytesUp };
+      },
+      activitySince: async (scenario, mark) => {
+        const log = (await readFile(of(scenario).sshd.logPath)).subarray(mark.logSize).toString('utf8');
         return { connections: count(log, /^.*Accepted publickey for /gm), execChannels: count(log, /^.*Starting session: command /gm) };
       },
-      stop: async () => {
-        await proxy.close();
-        await sshd.stop();
+      destCpuSince: async (scenario, mark) => {
+        const d = of(scenario);
+        await quiet(d);
+        return (await treeCpuSeconds(d.pid)) - mark.destCpu;
       },
+      proxyBytesUpSince: (scenario, mark) => (scenario.delayed ? of(scenario).proxy.bytesUp - mark.proxyBytesUp : 0),
+      proxyBytesUp: (scenario) => (scenario.delayed ? of(scenario).proxy.bytesUp : 0),
+      stop,
     };
   } catch (error) {
-    await sshd.stop();
+    await stop();
     throw error;
   }
 }
+
 
 function count(text: string, pattern: RegExp): number {
   return text.match(pattern)?.length ?? 0;

@@ -7,7 +7,9 @@ export interface Bar {
 }
 
 const COLORS = ['#2f6db5', '#e08a1e', '#4a9a4a', '#a14ca1', '#c0392b', '#7f8c8d'];
-const WIDTH = 760;
+/** At least this wide; wider with more groups, so bars keep their width. */
+const MIN_WIDTH = 760;
+const GROUP_WIDTH = 150;
 const HEIGHT = 380;
 const MARGIN = { top: 48, right: 160, bottom: 44, left: 64 };
 const TICKS = 5;
@@ -15,7 +17,8 @@ const TICKS = 5;
 export function barChartSvg(bars: readonly Bar[], title: string): string {
   const methods = unique(bars.map((b) => b.method));
   const scenarios = unique(bars.map((b) => b.scenario));
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const width = Math.max(MIN_WIDTH, MARGIN.left + MARGIN.right + scenarios.length * GROUP_WIDTH);
+  const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const top = niceCeiling(Math.max(1, ...bars.map((b) => b.mbPerSecond)));
   const y = (v: number) => MARGIN.top + plotH - (v / top) * plotH;
@@ -23,7 +26,7 @@ export function barChartSvg(bars: readonly Bar[], title: string): string {
   const barW = (groupW * 0.8) / methods.length;
 
   const parts: string[] = [
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
+    `<rect width="${width}" height="${HEIGHT}" fill="#fff"/>`,
     text(MARGIN.left, 24, title, 'start', 14, 'bold'),
   ];
   for (let i = 0; i <= TICKS; i++) {
@@ -50,11 +53,11 @@ export function barChartSvg(bars: readonly Bar[], title: string): string {
   methods.forEach((method, m) => {
     const ly = MARGIN.top + 8 + m * 22;
     parts.push(
-      `<rect x="${WIDTH - MARGIN.right + 20}" y="${ly - 10}" width="12" height="12" fill="${COLORS[m % COLORS.length]}"/>`,
-      text(WIDTH - MARGIN.right + 38, ly, method, 'start', 12),
+      `<rect x="${width - MARGIN.right + 20}" y="${ly - 10}" width="12" height="12" fill="${COLORS[m % COLORS.length]}"/>`,
+      text(width - MARGIN.right + 38, ly, method, 'start', 12),
     );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">\n${parts.join('\n')}\n</svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="sans-serif">\n${parts.join('\n')}\n</svg>\n`;
 }
 
 function text(x: number, y: number, content: string, anchor: 'start' | 'middle' | 'end', size: number, weight = 'normal', transform?: string): string {
