@@ -4,20 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { BarReporter } from '../src/progress/bar-reporter.js';
 import { PlainReporter } from '../src/progress/plain-reporter.js';
 import { createReporter } from '../src/progress/reporter.js';
-import type { PushEvent } from '../src/transfer/events.js';
-import type { BlobPlan } from '../src/transfer/plan.js';
+import type { Descriptor } from '../src/store/manifest.js';
+import type { PlannedBlob, PushEvent } from '../src/transfer/events.js';
 
 const MB = 1_000_000;
 
-function blob(hex: string, size: number, mediaType: string, stagedBytes = 0, status: BlobPlan['status'] = 'missing'): BlobPlan {
-  const ranges = status === 'present' ? [] : [{ start: stagedBytes, end: size }];
-  const staged = stagedBytes > 0 ? [{ start: 0, end: stagedBytes }] : [];
-  return { descriptor: { digest: { hex: hex.repeat(64 / hex.length) }, size, mediaType }, status, stagedBytes, staged, ranges, models: ['m:latest'], lockOwner: undefined };
+function planned(hex: string, size: number, mediaType: string, stagedBytes = 0, present = false): PlannedBlob {
+  return { blob: { digest: { hex: hex.repeat(64 / hex.length) }, size, mediaType }, present, toSend: present ? 0 : size - stagedBytes };
 }
 
-const model = blob('a', 40 * MB, 'application/vnd.ollama.image.model', 10 * MB, 'partial');
-const template = blob('b', 27, 'application/vnd.ollama.image.template', 0, 'present');
-const plan: PushEvent = { type: 'plan', blobs: [model, template], modelsDir: '/pvc/models', ollamaHome: true };
+const plannedModel = planned('a', 40 * MB, 'application/vnd.ollama.image.model', 10 * MB);
+const template = planned('b', 27, 'application/vnd.ollama.image.template', 0, true);
+const model: Descriptor = plannedModel.blob;
+const plan: PushEvent = { type: 'plan', blobs: [plannedModel, template], location: '/pvc/models', ollamaHome: true };
 
 /** A stream that says it is a terminal, recording what is written. */
 function fakeTerminal(): NodeJS.WriteStream & { text: () => string } {
@@ -35,8 +34,8 @@ describe('plain progress lines', () => {
     reporter.onEvent(plan);
     reporter.onEvent({ type: 'blob-start', blob: model, resumedFrom: 10 * MB });
     expect(lines).toEqual(['destination /pvc/models (an Ollama home: writing under models/)', '1 of 2 blobs already present (27 B), skipped']);
-    reporter.onEvent({ type: 'bytes', hex: model.descriptor.digest.hex, bytes: MB });
-    reporter.onEvent({ type: 'bytes', hex: model.descriptor.digest.hex, bytes: MB });
+    reporter.onEvent({ type: 'bytes', hex: model.digest.hex, bytes: MB });
+    reporter.onEvent({ type: 'bytes', hex: model.digest.hex, bytes: MB });
     reporter.onEvent({ type: 'blob-done', blob: model });
     reporter.onEvent({ type: 'model-published', model: 'm:latest', unchanged: false });
     expect(lines.slice(2)).toEqual(['sending aaaaaaaaaaaa model 40.0 MB, resumed at 25%', 'done aaaaaaaaaaaa model 40.0 MB', 'published m:latest']);
@@ -49,7 +48,7 @@ describe('plain progress lines', () => {
     reporter.onEvent({ type: 'blob-start', blob: model, resumedFrom: 10 * MB });
     for (let i = 0; i < 3; i++) {
       await sleep(60);
-      reporter.onEvent({ type: 'bytes', hex: model.descriptor.digest.hex, bytes: 5 * MB });
+      reporter.onEvent({ type: 'bytes', hex: model.digest.hex, bytes: 5 * MB });
     }
     const overall = lines.filter((l) => l.startsWith('progress '));
     expect(overall.length).toBeGreaterThanOrEqual(2);
@@ -62,7 +61,7 @@ describe('plain progress lines', () => {
     reporter.onEvent(plan);
     for (let i = 0; i < 5; i++) reporter.onEvent({ type: 'blob-wait', blob: model, owner: 'laptop 42 abcd' });
     reporter.onEvent({ type: 'retry', attempt: 1, delayMs: 1000, reason: 'lost the connection to ssh homelab-1' });
-    reporter.onEvent({ ...plan, blobs: [blob('a', 40 * MB, 'application/vnd.ollama.image.model', 30 * MB, 'partial'), template] } as PushEvent);
+    reporter.onEvent({ ...plan, blobs: [planned('a', 40 * MB, 'application/vnd.ollama.image.model', 30 * MB), template] } as PushEvent);
     expect(lines.slice(2)).toEqual([
       'waiting for aaaaaaaaaaaa: another push (laptop 42 abcd) is writing it',
       'connection problem (lost the connection to ssh homelab-1); retry 1 in 1.0s',
@@ -87,7 +86,7 @@ describe('terminal bars', () => {
     const reporter = new BarReporter(terminal);
     reporter.onEvent(plan);
     reporter.onEvent({ type: 'blob-start', blob: model, resumedFrom: 10 * MB });
-    reporter.onEvent({ type: 'bytes', hex: model.descriptor.digest.hex, bytes: 15 * MB });
+    reporter.onEvent({ type: 'bytes', hex: model.digest.hex, bytes: 15 * MB });
     await sleep(250);
     reporter.onEvent({ type: 'model-published', model: 'm:latest', unchanged: false });
     reporter.stop();

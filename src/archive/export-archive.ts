@@ -6,7 +6,7 @@ import { manifestBlobs } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
 import type { PushEventListener } from '../transfer/events.js';
 import { corruptLocalBlob, readBlobRange } from '../transfer/local-blob-reader.js';
-import { type BlobPlan, planBlob } from '../transfer/plan.js';
+import { type BlobPlan, plannedBlobs, planBlob } from '../transfer/plan.js';
 import { blobEntryName, type FileEntryHeader, fileEntryHeader, manifestEntryName } from './archive-entries.js';
 
 /** Takes one chunk of the archive; resolves when it may take the next (backpressure). */
@@ -53,7 +53,7 @@ export async function exportArchive(options: ExportOptions): Promise<ExportResul
     // A blob with no bytes has one possible digest; checked now, since its entry would carry no data to hold back.
     if (descriptor.size === 0 && descriptor.digest.hex !== EMPTY_SHA256) throw corruptLocalBlob(descriptor, local.blobPath(descriptor.digest));
   }
-  onEvent?.({ type: 'plan', blobs, modelsDir: options.label, ollamaHome: false });
+  onEvent?.({ type: 'plan', blobs: plannedBlobs(blobs), location: options.label, ollamaHome: false });
 
   const archive = tarPack();
   let bytes = 0;
@@ -170,7 +170,7 @@ function distinctModels(models: readonly LocalModel[]): LocalModel[] {
 
 async function addBlob(archive: Pack, blob: BlobPlan, path: string, mtime: Date, onEvent: PushEventListener | undefined): Promise<void> {
   const { digest, size } = blob.descriptor;
-  onEvent?.({ type: 'blob-start', blob, resumedFrom: 0 });
+  onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: 0 });
   const entry = openEntry(archive, fileEntryHeader(blobEntryName(digest), size, mtime));
   const data = readBlobRange({
     path,
@@ -186,7 +186,7 @@ async function addBlob(archive: Pack, blob: BlobPlan, path: string, mtime: Date,
     held = chunk;
   }
   await entry.writeAll(held ?? Buffer.alloc(0));
-  onEvent?.({ type: 'blob-done', blob });
+  onEvent?.({ type: 'blob-done', blob: blob.descriptor });
 }
 
 interface OpenEntry {

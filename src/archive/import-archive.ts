@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { extract as tarExtract, type Extract } from 'tar-stream';
 import { EXIT, PushError } from '../errors.js';
-import { formatBytes } from '../progress/format.js';
+import { formatBytes } from '../format.js';
 import type { BlobSource, Destination } from '../destination/destination.js';
 import { type Digest, digestString } from '../store/digest.js';
 import { type Descriptor, type Manifest, manifestBlobs, manifestId, parseManifest } from '../store/manifest.js';
 import { displayName, type ModelName } from '../store/model-name.js';
 import type { BandwidthLimit } from '../transfer/bandwidth-limit.js';
-import type { PushEventListener } from '../transfer/events.js';
-import { type BlobPlan, planBlob } from '../transfer/plan.js';
+import type { PlannedBlob, PushEventListener } from '../transfer/events.js';
+import { planBlob } from '../transfer/plan.js';
 import { withRetries } from '../transfer/retry.js';
 import { classifyEntry, paddedSize, refusedEntry, TAR_BLOCK } from './archive-entries.js';
 
@@ -98,7 +98,7 @@ async function importOnce(options: ImportOptions, sent: { bytes: number }): Prom
       side: 'remote',
     });
   }
-  onEvent?.({ type: 'plan', blobs: options.archiveSize === undefined ? [] : [archivePlan(options.archiveSize)], modelsDir: state.location, ollamaHome: state.ollamaHome });
+  onEvent?.({ type: 'plan', blobs: options.archiveSize === undefined ? [] : [archivePlan(options.archiveSize)], location: state.location, ollamaHome: state.ollamaHome });
   const context: ImportContext = {
     ...options,
     sent,
@@ -352,8 +352,8 @@ function progress(context: ImportContext, hex: string, bytes: number): void {
 }
 
 /** Progress for a file: one bar for the whole archive (its blobs get their own as they are sent). */
-function archivePlan(size: number): BlobPlan {
-  return { descriptor: { digest: { hex: '' }, size, mediaType: 'application/x-tar' }, status: 'missing', stagedBytes: 0, staged: [], ranges: [{ start: 0, end: size }], models: [], lockOwner: undefined };
+function archivePlan(size: number): PlannedBlob {
+  return { blob: { digest: { hex: '' }, size, mediaType: 'application/x-tar' }, present: false, toSend: size };
 }
 
 interface TarEntry extends AsyncIterable<Buffer> {

@@ -2,7 +2,7 @@ import type { LocalModel } from '../store/local-store.js';
 import { digestString, shortDigest } from '../store/digest.js';
 import { layerType, manifestId, manifestSize } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
-import { formatBytes } from '../progress/format.js';
+import { formatBytes } from '../format.js';
 import { type BlobPlan, type ManifestPlan, type TransferPlan, upToDate } from '../transfer/plan.js';
 
 export function modelJson(model: LocalModel) {

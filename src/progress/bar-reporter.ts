@@ -3,7 +3,7 @@ import { shortDigest } from '../store/digest.js';
 import type { Descriptor } from '../store/manifest.js';
 import type { PushEvent } from '../transfer/events.js';
 import { layerType } from '../store/manifest.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatDuration } from '../format.js';
 import { EventLines } from './event-lines.js';
 import { Throughput } from './throughput.js';
 
@@ -56,8 +56,8 @@ export class BarReporter {
         this.overall!.update(0);
         break;
       case 'blob-start':
-        if (!this.blobs.has(event.blob.descriptor.digest.hex)) {
-          const { descriptor } = event.blob;
+        if (!this.blobs.has(event.blob.digest.hex)) {
+          const descriptor = event.blob;
           this.blobs.set(descriptor.digest.hex, { descriptor, resumedFrom: event.resumedFrom, done: event.resumedFrom });
         }
         break;
@@ -75,9 +75,9 @@ export class BarReporter {
         break;
       }
       case 'blob-done': {
-        const entry = this.blobs.get(event.blob.descriptor.digest.hex);
+        const entry = this.blobs.get(event.blob.digest.hex);
         if (entry?.bar) this.bars?.remove(entry.bar);
-        this.blobs.delete(event.blob.descriptor.digest.hex);
+        this.blobs.delete(event.blob.digest.hex);
         break;
       }
       default:

@@ -1,7 +1,6 @@
 import { shortDigest } from '../store/digest.js';
 import type { PushEvent } from '../transfer/events.js';
-import { formatBytes, formatDuration } from './format.js';
-import { bytesToSend } from './throughput.js';
+import { formatBytes, formatDuration } from '../format.js';
 
 /**
  * The one-line messages both reporters print around the transfer: where it goes, what was skipped,
@@ -19,25 +18,25 @@ export class EventLines {
   onEvent(event: PushEvent): void {
     switch (event.type) {
       case 'plan': {
-        this.bytesToSend = bytesToSend(event.blobs);
+        this.bytesToSend = event.blobs.reduce((sum, b) => sum + b.toSend, 0);
         if (this.planned) {
           this.write(`resuming: ${formatBytes(this.bytesToSend)} left to send`);
           break;
         }
         this.planned = true;
-        this.write(`destination ${event.modelsDir}${event.ollamaHome ? ' (an Ollama home: writing under models/)' : ''}`);
-        const present = event.blobs.filter((b) => b.status === 'present');
+        this.write(`destination ${event.location}${event.ollamaHome ? ' (an Ollama home: writing under models/)' : ''}`);
+        const present = event.blobs.filter((b) => b.present);
         if (present.length > 0) {
-          const bytes = present.reduce((sum, b) => sum + b.descriptor.size, 0);
+          const bytes = present.reduce((sum, b) => sum + b.blob.size, 0);
           this.write(`${present.length} of ${event.blobs.length} blobs already present (${formatBytes(bytes)}), skipped`);
         }
         break;
       }
       case 'blob-wait': {
-        const key = `${event.blob.descriptor.digest.hex} ${event.owner}`;
+        const key = `${event.blob.digest.hex} ${event.owner}`;
         if (this.waits.has(key)) break;
         this.waits.add(key);
-        this.write(`waiting for ${shortDigest(event.blob.descriptor.digest)}: another push (${event.owner}) is writing it`);
+        this.write(`waiting for ${shortDigest(event.blob.digest)}: another push (${event.owner}) is writing it`);
         break;
       }
       case 'model-published':

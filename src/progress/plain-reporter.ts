@@ -3,7 +3,7 @@ import type { Descriptor } from '../store/manifest.js';
 import type { PushEvent } from '../transfer/events.js';
 import { layerType } from '../store/manifest.js';
 import { EventLines } from './event-lines.js';
-import { formatBytes, formatDuration } from './format.js';
+import { formatBytes, formatDuration } from '../format.js';
 import { Throughput } from './throughput.js';
 
 /** How often the overall line is printed while bytes move. */
@@ -34,8 +34,8 @@ export class PlainReporter {
         this.lastOverall = Date.now();
         break;
       case 'blob-start':
-        if (!this.started.has(event.blob.descriptor.digest.hex)) {
-          this.started.set(event.blob.descriptor.digest.hex, { descriptor: event.blob.descriptor, resumedFrom: event.resumedFrom, announced: false });
+        if (!this.started.has(event.blob.digest.hex)) {
+          this.started.set(event.blob.digest.hex, { descriptor: event.blob, resumedFrom: event.resumedFrom, announced: false });
         }
         break;
       case 'bytes': {
@@ -54,7 +54,7 @@ export class PlainReporter {
         break;
       }
       case 'blob-done': {
-        const { descriptor } = event.blob;
+        const descriptor = event.blob;
         this.started.delete(descriptor.digest.hex);
         this.write(`done ${shortDigest(descriptor.digest)} ${layerType(descriptor.mediaType)} ${formatBytes(descriptor.size)}`);
         break;

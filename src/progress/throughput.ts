@@ -1,5 +1,3 @@
-import { type BlobPlan, rangeBytes } from '../transfer/plan.js';
-
 const WINDOW_MS = 5000;
 const SAMPLE_EVERY_MS = 100;
 
@@ -42,8 +40,4 @@ export class Throughput {
       percent: this.total > 0 ? Math.max(0, Math.min(100, Math.floor((100 * this.doneBytes) / this.total))) : 100,
     };
   }
-}
-
-export function bytesToSend(blobs: readonly BlobPlan[]): number {
-  return blobs.reduce((sum, b) => sum + rangeBytes(b.ranges), 0);
 }

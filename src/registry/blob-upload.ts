@@ -48,14 +48,14 @@ export async function uploadBlob(blob: BlobPlan, repository: string, mountFrom: 
     if (!session) {
       const opened = await client.startUpload(repository, mountFrom ? { hex, from: mountFrom } : undefined);
       if (opened === 'mounted') {
-        if (!started) onEvent?.({ type: 'blob-start', blob, resumedFrom: size });
-        onEvent?.({ type: 'blob-done', blob });
+        if (!started) onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: size });
+        onEvent?.({ type: 'blob-done', blob: blob.descriptor });
         return 'mounted';
       }
       session = opened;
     }
     if (!started) {
-      onEvent?.({ type: 'blob-start', blob, resumedFrom: session.offset });
+      onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: session.offset });
       counted = session.offset;
     }
     started = true;
@@ -88,7 +88,7 @@ export async function uploadBlob(blob: BlobPlan, repository: string, mountFrom: 
     mountFrom = undefined;
   }
   await state.remove(client.host, repository, hex);
-  onEvent?.({ type: 'blob-done', blob });
+  onEvent?.({ type: 'blob-done', blob: blob.descriptor });
   return 'uploaded';
 }
 

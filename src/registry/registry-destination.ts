@@ -183,8 +183,8 @@ export class RegistryDestination implements Destination {
     const holders = this.holders.get(hex) ?? new Set<string>();
     const needed = targets.filter((repository) => !holders.has(repository));
     if (needed.length === 0) {
-      context.onEvent?.({ type: 'blob-start', blob, resumedFrom: blob.descriptor.size });
-      context.onEvent?.({ type: 'blob-done', blob });
+      context.onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: blob.descriptor.size });
+      context.onEvent?.({ type: 'blob-done', blob: blob.descriptor });
       return;
     }
     let first = needed[0]!;

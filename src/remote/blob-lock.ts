@@ -32,7 +32,7 @@ export async function takeBlobLock(
     holder = outcome.busy;
     if (Date.now() > deadline) throw lockWaitError(blob, holder, remote.where);
     if (takeNow) continue;
-    onEvent?.({ type: 'blob-wait', blob, owner: holder });
+    onEvent?.({ type: 'blob-wait', blob: blob.descriptor, owner: holder });
     await sleep(BUSY_POLL_MS);
   }
 }

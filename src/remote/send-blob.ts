@@ -34,7 +34,7 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
   let blob = initial;
   let resent = false;
   let lockWaits = 0;
-  onEvent?.({ type: 'blob-start', blob, resumedFrom: blob.stagedBytes });
+  onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: blob.stagedBytes });
   for (;;) {
     if (blob.lockOwner && blob.lockOwner !== lock.owner) {
       blob = await waitForLock(blob, blob.lockOwner, lock, context, ++lockWaits);
@@ -84,7 +84,7 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
     resent = true;
     blob = planBlob(blob.descriptor, undefined, blob.models, context.rangeSize);
   }
-  onEvent?.({ type: 'blob-done', blob: initial });
+  onEvent?.({ type: 'blob-done', blob: initial.descriptor });
 }
 
 /** Streams one range; bytes count as sent only once the destination confirms the whole range. */

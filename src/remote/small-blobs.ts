@@ -24,7 +24,7 @@ export interface SmallBlobsContext {
 /** Sends every small blob in one command; returns the error of each blob that failed, by digest. */
 export async function sendSmallBlobs(blobs: readonly BlobPlan[], context: SmallBlobsContext): Promise<Map<string, unknown>> {
   const { remote, source, onEvent } = context;
-  for (const blob of blobs) onEvent?.({ type: 'blob-start', blob, resumedFrom: 0 });
+  for (const blob of blobs) onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: 0 });
   async function* concatenated() {
     for (const blob of blobs) {
       const { descriptor } = blob;
@@ -42,7 +42,7 @@ export async function sendSmallBlobs(blobs: readonly BlobPlan[], context: SmallB
     const mismatch = mismatches.get(descriptor.digest.hex);
     if (mismatch === undefined) {
       context.published(descriptor.digest.hex, descriptor.size);
-      onEvent?.({ type: 'blob-done', blob });
+      onEvent?.({ type: 'blob-done', blob: descriptor });
       continue;
     }
     failures.set(

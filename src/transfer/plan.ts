@@ -1,6 +1,7 @@
 import type { ByteRange } from '../destination/destination.js';
 import type { BlobState, DestinationState } from '../destination/destination.js';
 import type { Descriptor } from '../store/manifest.js';
+import type { PlannedBlob } from './events.js';
 import { manifestBlobs, manifestSha256 } from '../store/manifest.js';
 import type { LocalModel } from '../store/local-store.js';
 import { displayName } from '../store/model-name.js';
@@ -41,6 +42,11 @@ export const DEFAULT_RANGE_SIZE = 64 * 1024 * 1024;
 
 /** Staged ranges start on this boundary so the destination can `dd seek` to them. */
 export const RANGE_ALIGNMENT = 1024 * 1024;
+
+/** The plan as reporters see it (the 'plan' event). */
+export function plannedBlobs(blobs: readonly BlobPlan[]): PlannedBlob[] {
+  return blobs.map((b) => ({ blob: b.descriptor, present: b.status === 'present', toSend: rangeBytes(b.ranges) }));
+}
 
 /** True when pushing would change nothing on the destination. */
 export function upToDate(plan: TransferPlan): boolean {

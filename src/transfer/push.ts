@@ -1,11 +1,11 @@
 import type { BlobSource, ByteRange, Destination, DestinationState } from '../destination/destination.js';
 import { PushError } from '../errors.js';
-import { formatBytes } from '../progress/format.js';
+import { formatBytes } from '../format.js';
 import type { LocalModel, LocalStore } from '../store/local-store.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
 import type { PushEventListener } from './events.js';
-import { planTransfer, rangeBytes, type TransferPlan } from './plan.js';
+import { type BlobPlan, plannedBlobs, planTransfer, rangeBytes, type TransferPlan } from './plan.js';
 import { withRetries } from './retry.js';
 
 export interface TransferOptions {
@@ -30,6 +30,8 @@ export interface PushOptions extends TransferOptions {
   readonly retries: number;
   /** Aborted on Ctrl-C: no more retries. */
   readonly signal?: AbortSignal;
+  /** Told of each attempt's plan (fan-out shares the local reads it implies among hosts). */
+  readonly onPlanned?: (blobs: readonly BlobPlan[]) => void;
   /** Told when an attempt ends (finished, failed, or about to be retried): fan-out stops waiting for it. */
   readonly onAttemptEnd?: () => void;
 }
@@ -113,7 +115,8 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
   for (const hex of corrupt) onEvent?.({ type: 'warning', message: `blob sha256:${hex} on ${destination.where} failed its sha256; removed it, sending it again` });
   const plan = planTransfer(models, state, options.rangeSize, corrupt);
   checkFreeSpace(plan, state.freeBytes, destination.where);
-  onEvent?.({ type: 'plan', blobs: plan.blobs, modelsDir: state.location, ollamaHome: state.ollamaHome });
+  options.onPlanned?.(plan.blobs);
+  onEvent?.({ type: 'plan', blobs: plannedBlobs(plan.blobs), location: state.location, ollamaHome: state.ollamaHome });
 
   const stored = (hex: string, range: ByteRange) => {
     sent.bytes += range.end - range.start;

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { exportArchive, exportArchiveToFile, type ExportResult, streamWriter } from '../../archive/export-archive.js';
 import { usageError } from '../../errors.js';
-import { formatBytes, formatDuration } from '../../progress/format.js';
+import { formatBytes, formatDuration } from '../../format.js';
 import { createReporter } from '../../progress/reporter.js';
 import { openLocalStore, readModels } from '../models.js';
 import { type LocalArgs, localOptions } from '../options.js';

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { importArchive, type ImportResult } from '../../archive/import-archive.js';
 import { usageError } from '../../errors.js';
-import { formatBytes, formatDuration } from '../../progress/format.js';
+import { formatBytes, formatDuration } from '../../format.js';
 import { createReporter } from '../../progress/reporter.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { type DestinationFlags, openDestination, perHost } from '../destination.js';

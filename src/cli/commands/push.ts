@@ -1,10 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { EXIT, PushError } from '../../errors.js';
-import { formatBytes, formatDuration } from '../../progress/format.js';
+import { formatBytes, formatDuration } from '../../format.js';
 import { createReporter, type Reporter } from '../../progress/reporter.js';
 import type { LocalModel, LocalStore } from '../../store/local-store.js';
 import { localBlobSource } from '../../transfer/local-source.js';
-import type { PushEvent } from '../../transfer/events.js';
 import type { BlobPlan } from '../../transfer/plan.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { chooseJobs } from '../../transfer/parallelism.js';
@@ -92,10 +91,6 @@ async function pushToOne(
     void destination.close();
   };
   const source = localBlobSource(local, { ...(rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}), sharedReads });
-  const onEvent = (event: PushEvent) => {
-    if (event.type === 'plan' && sharedReads) sharedReads.reads.expect(sharedReads.party, plannedReads(local, event.blobs));
-    reporter.onEvent(event);
-  };
   try {
     return await interruptible(stop, 'interrupted; what was staged on the destination is kept: run the same command again to resume', async () => {
       const result = await push({
@@ -109,8 +104,13 @@ async function pushToOne(
         verify: args.verify,
         retries: args.retries,
         signal: stopped.signal,
-        ...(sharedReads ? { onAttemptEnd: () => sharedReads.reads.leave(sharedReads.party) } : {}),
-        onEvent,
+        ...(sharedReads
+          ? {
+              onPlanned: (blobs: readonly BlobPlan[]) => sharedReads.reads.expect(sharedReads.party, plannedReads(local, blobs)),
+              onAttemptEnd: () => sharedReads.reads.leave(sharedReads.party),
+            }
+          : {}),
+        onEvent: reporter.onEvent,
       });
       reporter.stop();
       if (args.json) process.stdout.write(`${JSON.stringify(pushJson(result, models), null, 2)}\n`);
