@@ -1,5 +1,5 @@
 import { openDestination as openSpec } from '../destination/open-destination.js';
-import type { ShStore } from '../remote/sh-store.js';
+import type { Destination } from '../destination/destination.js';
 import { parseRate } from '../transfer/bandwidth-limit.js';
 import { checkNumbers, type DestinationArgs } from './options.js';
 
@@ -16,7 +16,7 @@ export function perHost<T extends { host?: string | readonly string[] | undefine
 }
 
 /** Opens the destination the flags name (see DestinationSpec); numeric flags are checked first. */
-export function openDestination(args: DestinationArgs, log: (line: string) => void): Promise<ShStore> {
+export function openDestination(args: DestinationArgs, log: (line: string) => void, signal?: AbortSignal): Promise<Destination> {
   checkNumbers(args);
   if (args.bwlimit) parseRate(args.bwlimit);
   return openSpec({
@@ -35,6 +35,10 @@ export function openDestination(args: DestinationArgs, log: (line: string) => vo
     kubeconfig: args.kubeconfig,
     sudo: args.sudo,
     chown: args.chown,
+    registry: args.registry,
+    caFile: args['ca-file'],
+    insecure: args.insecure,
+    signal,
     log,
     ...(args.verbose ? { trace: (line: string) => process.stderr.write(`ollama-push: ${line}\n`) } : {}),
   });

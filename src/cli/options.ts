@@ -39,6 +39,12 @@ export function destinationOptions<T>(yargs: Argv<T>) {
     .option('context', { type: 'string', describe: 'kubectl context for --pvc and --pod (default: the current one)' })
     .option('kubeconfig', { type: 'string', describe: 'kubeconfig file for --pvc and --pod (default: $KUBECONFIG, ~/.kube/config)' })
     .option('sudo', { type: 'boolean', default: false, describe: 'Run remote commands through sudo -n' })
+    .option('registry', {
+      type: 'string',
+      describe: 'Push into this OCI registry instead, HOST[:PORT][/NAMESPACE]: every Ollama pulls the model from there by the name printed',
+    })
+    .option('ca-file', { type: 'string', describe: "A PEM CA to check --registry's certificate against, besides the system's" })
+    .option('insecure', { type: 'boolean', describe: 'Talk plain HTTP to --registry (labs only)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print nothing on success' });
 }
@@ -96,6 +102,9 @@ export interface DestinationArgs extends LocalArgs {
   container?: string | undefined;
   context?: string | undefined;
   kubeconfig?: string | undefined;
+  registry?: string | undefined;
+  'ca-file'?: string | undefined;
+  insecure?: boolean | undefined;
   sudo: boolean;
   json: boolean;
   quiet: boolean;
@@ -156,6 +165,9 @@ export function flagSchema(instances: readonly unknown[]): FlagSchema {
   return { all, booleans };
 }
 
+/** OLLAMA_PUSH_* variables that are not flags: registry credentials, read where they are used (never on a command line). */
+const NOT_FLAGS = new Set(['OLLAMA_PUSH_REGISTRY_USER', 'OLLAMA_PUSH_REGISTRY_PASSWORD']);
+
 const ENV_TRUE = /^(1|true|yes|on)$/i;
 const ENV_FALSE = /^(0|false|no|off)$/i;
 
@@ -167,7 +179,7 @@ const ENV_FALSE = /^(0|false|no|off)$/i;
 export function prepareEnv(env: NodeJS.ProcessEnv, schema: FlagSchema): void {
   for (const variable of Object.keys(env)) {
     const flag = envFlagName(variable);
-    if (flag === undefined) continue;
+    if (flag === undefined || NOT_FLAGS.has(variable)) continue;
     const value = env[variable] ?? '';
     if (value === '') {
       delete env[variable];

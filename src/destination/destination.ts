@@ -17,6 +17,8 @@ export interface Destination {
   readonly where: string;
   /** Round-trip time when known (measured on connecting), to choose parallelism. */
   readonly rttMs?: number | undefined;
+  /** The name Ollama pulls a pushed model by, where it is not the model's own (a registry). */
+  pullName?(name: ModelName): string;
   /** What the destination has of these blobs and manifests, in one round trip where it can. */
   probe(request: ProbeRequest): Promise<DestinationState>;
   /**
@@ -30,6 +32,16 @@ export interface Destination {
   /** --verify: the published blobs whose sha256 is not their digest; with `drop`, removed to be sent again. */
   corruptBlobs(blobs: readonly Descriptor[], drop: boolean): Promise<Set<string>>;
   close(): Promise<void>;
+  /** Day 2 (list): the models the destination holds, its unreferenced blobs and staged bytes. */
+  list?(): Promise<DestinationListing>;
+  /**
+   * Day 2 (rm, sync --delete): removes these models' manifests (names as `list` spells them), then
+   * every blob of theirs that no remaining manifest references, as `ollama rm` does; never one a push
+   * holds a lock on or has staged, nor one a manifest published meanwhile references.
+   */
+  remove?(models: readonly ModelName[], options: RemovalOptions): Promise<RemovalReport>;
+  /** Day 2 (gc): removes abandoned staging and the blobs no manifest references that are older than the grace period. */
+  collectGarbage?(options: RemovalOptions & { readonly graceMinutes: number }): Promise<RemovalReport>;
 }
 
 export interface ProbeRequest {
@@ -99,3 +111,58 @@ export interface UploadHooks {
 }
 
 export type ManifestOutcome = 'published' | 'unchanged' | { missing: string };
+
+/** A model a destination holds, as `ollama list` shows it. */
+export interface ListedModel {
+  /** Spelled as on the destination. */
+  readonly name: ModelName;
+  /** The first 12 hex digits of the manifest file's sha256 (Ollama's model ID). */
+  readonly id: string;
+  /** Config and layers summed, as `ollama list` sums them; 0 when the manifest cannot be read. */
+  readonly size: number;
+  /** The manifest file's modification time, when the destination tells it. */
+  readonly modified: Date | undefined;
+  /** Undefined when the manifest is not one Ollama can read (see `problem`). */
+  readonly manifest: Manifest | undefined;
+  readonly problem?: string;
+}
+
+export interface DestinationListing {
+  /** False when there is no store at the remote path. */
+  readonly exists: boolean;
+  /** The models dir. */
+  readonly location: string;
+  readonly models: readonly ListedModel[];
+  /** Published blobs no manifest references; `old` when past the grace period (gc removes those). */
+  readonly unreferenced: readonly { readonly hex: string; readonly size: number; readonly old: boolean }[];
+  /** Disk space taken by unfinished uploads (the staging dir). */
+  readonly stagedBytes: number;
+  /** Staged entries and the run holding each (for rm and gc: a run of this machine that is gone holds nothing). */
+  readonly staging: readonly { readonly name: string; readonly bytes: number; readonly live: boolean; readonly owner: string | undefined }[];
+  /** Entries under manifests/ that were not read: `link <path>`, `name <path>`, `notfile <path>`, `invalid <path>`. */
+  readonly skipped: readonly string[];
+}
+
+export interface RemovalOptions {
+  /** Remove nothing; report what would go. */
+  readonly dryRun: boolean;
+}
+
+export type BlobRemoval = 'removed' | 'would' | 'used' | 'held' | 'young' | 'restored';
+
+export interface RemovalReport {
+  readonly location: string;
+  readonly dryRun: boolean;
+  readonly models: readonly { readonly path: string; readonly outcome: 'removed' | 'would' | 'absent' }[];
+  /**
+   * Each blob considered: removed (or would be); used by another model; held by a push (locked or
+   * staged); young (an orphan within the grace period); restored (a model published meanwhile uses it).
+   */
+  readonly blobs: readonly { readonly hex: string; readonly size: number; readonly outcome: BlobRemoval }[];
+  /** Staging entries: removed (or would be), or live (a push holds them). */
+  readonly staging: readonly { readonly name: string; readonly bytes: number; readonly outcome: 'removed' | 'would' | 'live' }[];
+  /** Blobs an interrupted removal had set aside, put back into blobs/. */
+  readonly recovered: number;
+  /** Blob and staging bytes removed (or that would be). */
+  readonly bytesFreed: number;
+}

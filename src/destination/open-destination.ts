@@ -1,4 +1,6 @@
 import { usageError } from '../errors.js';
+import { parseRegistryAddress } from '../registry/registry-address.js';
+import { RegistryDestination } from '../registry/registry-destination.js';
 import { resolveKubernetesTarget } from '../k8s/kubernetes-target.js';
 import { findDefaultRemotePath } from '../remote/default-remote-path.js';
 import { RemoteStore } from '../remote/remote-store.js';
@@ -10,6 +12,7 @@ import { resolveSsh } from '../transport/ssh/ssh-config.js';
 import { SshTransport } from '../transport/ssh/ssh-transport.js';
 import { tracingTransport } from '../transport/tracing-transport.js';
 import type { Transport } from '../transport/transport.js';
+import type { Destination } from './destination.js';
 
 /** Where to push, as the CLI's destination flags say it. */
 export interface DestinationSpec {
@@ -36,6 +39,14 @@ export interface DestinationSpec {
   readonly sudo?: boolean | undefined;
   /** Give published files to USER[:GROUP] (needs sudo). */
   readonly chown?: string | undefined;
+  /** An OCI registry, HOST[:PORT][/NAMESPACE], instead of an Ollama store. */
+  readonly registry?: string | undefined;
+  /** A PEM CA the registry's certificate is checked against, besides the system's. */
+  readonly caFile?: string | undefined;
+  /** Plain HTTP to the registry (labs). */
+  readonly insecure?: boolean | undefined;
+  /** Aborts a registry's requests (Ctrl-C). */
+  readonly signal?: AbortSignal | undefined;
   /** Told of choices made on the way (the remote path found, a host key recorded). */
   readonly log?: ((line: string) => void) | undefined;
   /** Told of every remote command and its end (--verbose). */
@@ -44,8 +55,23 @@ export interface DestinationSpec {
 
 const CHOWN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
 
-/** Opens the destination a spec names: a local dir, an SSH host, a command, a PVC's node dir or a pod. */
-export async function openDestination(spec: DestinationSpec): Promise<ShStore> {
+/** Opens the destination a spec names: a local dir, an SSH host, a command, a PVC's node dir, a pod or a registry. */
+export async function openDestination(spec: DestinationSpec): Promise<Destination> {
+  if (spec.registry !== undefined) return openRegistry(spec);
+  if (spec.caFile !== undefined || spec.insecure) throw usageError('--ca-file and --insecure are for --registry');
+  return openShStore(spec);
+}
+
+const NOT_WITH_REGISTRY = ['host', 'rsh', 'remotePath', 'pvc', 'pod', 'sudo', 'chown'] as const;
+const FLAG_NAMES: Record<(typeof NOT_WITH_REGISTRY)[number], string> = { host: 'host', rsh: 'rsh', remotePath: 'remote-path', pvc: 'pvc', pod: 'pod', sudo: 'sudo', chown: 'chown' };
+
+function openRegistry(spec: DestinationSpec): Promise<Destination> {
+  const clash = NOT_WITH_REGISTRY.find((key) => spec[key] !== undefined && spec[key] !== false);
+  if (clash) throw usageError(`--registry and --${FLAG_NAMES[clash]} both name a destination; give one of them`);
+  return RegistryDestination.open({ address: parseRegistryAddress(spec.registry ?? '', spec.insecure ?? false), caFile: spec.caFile, signal: spec.signal });
+}
+
+async function openShStore(spec: DestinationSpec): Promise<ShStore> {
   const log = spec.log ?? (() => {});
   if (spec.host === '' || spec.rsh === '') throw usageError(`--${spec.host === '' ? 'host' : 'rsh'} needs a value`);
   if (spec.host && spec.rsh) throw usageError('--host and --rsh both name a destination; give one of them');

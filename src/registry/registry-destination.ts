@@ -91,6 +91,10 @@ export class RegistryDestination implements Destination {
     return registryReference(this.address, name);
   }
 
+  pullName(name: ModelName): string {
+    return this.reference(name).pullName;
+  }
+
   async probe(request: ProbeRequest): Promise<DestinationState> {
     const started = performance.now();
     await this.client.ping();

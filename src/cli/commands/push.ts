@@ -80,11 +80,11 @@ async function pushToOne(
   reporter: Reporter,
   sharedReads?: { reads: SharedReads; party: number },
 ): Promise<PushResult> {
-  const destination = await openDestination(args, reporter.line).catch((error: unknown) => {
+  const stopped = new AbortController();
+  const destination = await openDestination(args, reporter.line, stopped.signal).catch((error: unknown) => {
     reporter.stop();
     throw error;
   });
-  const stopped = new AbortController();
   const stop = () => {
     stopped.abort();
     reporter.stop();
@@ -113,8 +113,11 @@ async function pushToOne(
         onEvent: reporter.onEvent,
       });
       reporter.stop();
-      if (args.json) process.stdout.write(`${JSON.stringify(pushJson(result, models), null, 2)}\n`);
+      const pullNames = destination.pullName ? models.map((m) => destination.pullName!(m.name)) : undefined;
+      if (args.json) process.stdout.write(`${JSON.stringify({ ...pushJson(result, models), ...(pullNames ? { pullNames } : {}) }, null, 2)}\n`);
       else reporter.line(pushSummary(result, destination.where));
+      // A registry: the name to put in a Model's image, or to ollama pull, on every node.
+      for (const name of pullNames ?? []) reporter.line(`pull it with: ollama pull ${name}`);
       return result;
     });
   } finally {
