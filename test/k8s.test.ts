@@ -14,6 +14,7 @@ import { PushError } from '../src/errors.js';
 import { KubectlExecTransport } from '../src/k8s/kubectl-exec-transport.js';
 import { Kubectl } from '../src/k8s/kubectl.js';
 import { parseObjectRef } from '../src/k8s/object-ref.js';
+import { ConnectionLostError } from '../src/transport/transport.js';
 import { boundVolumeName, readVolume } from '../src/k8s/persistent-volume.js';
 import { copyFixtureStore, runCli, tempDir } from './harness/cli.js';
 import { type FakeCluster, type FakeKubectl, installFakeKubectl } from './harness/fake-kubectl.js';
@@ -457,7 +458,7 @@ describe('KubectlExecTransport', () => {
     expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0]);
   });
 
-  it('reports no status (a lost stream) when kubectl itself fails, and ends its runs on close', async () => {
+  it('reports a lost stream (no status) when kubectl itself fails, and ends its runs on close', async () => {
     const transport = await KubectlExecTransport.open(new Kubectl(), 'default', STORE_POD);
     const started = Date.now();
     const running = transport.run('sleep 30');
@@ -470,9 +471,10 @@ describe('KubectlExecTransport', () => {
 
     const other = await KubectlExecTransport.open(new Kubectl(), 'default', STORE_POD);
     await lab.kubectl.setCluster({});
-    const gone = await other.run('true');
-    expect(gone.code).toBeNull();
-    expect(gone.stderr.toString()).toMatch(/NotFound/);
+    const gone = await other.run('true').catch((error: unknown) => error);
+    expect(gone).toBeInstanceOf(ConnectionLostError);
+    expect(gone).toMatchObject({ side: 'transport', retryable: true, reached: true });
+    expect((gone as Error).message).toMatch(/^lost the connection to pod default\/ollama-models-store-0: Error from server \(NotFound\)/);
   });
 });
 

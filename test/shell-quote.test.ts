@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { shellCommand, shellQuote } from '../src/remote/shell-quote.js';
+import { shellCommand, shellQuote } from '../src/transport/shell-quote.js';
 
 const HOSTILE = [
   'plain',

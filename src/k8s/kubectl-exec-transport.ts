@@ -1,6 +1,7 @@
 import { PushError, usageError } from '../errors.js';
+import { readExitStatus, reportingExitStatus } from '../transport/exit-status.js';
 import { closedError } from '../transport/run-child.js';
-import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
+import { ConnectionLostError, lastLine, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
 import type { Kubectl } from './kubectl.js';
 
 /** A pod (and the container in it) that commands run in. */
@@ -10,18 +11,23 @@ export interface PodTarget {
   readonly container: string;
 }
 
-// kubectl exec ends its stderr with this line when the command in the pod exits non-zero, and exits with its status.
-const EXIT_TRAILER = /(?:^|\n)command terminated with exit code (\d+)\n?$/;
-
 /**
  * Runs the destination's `sh` command lines in a pod: `kubectl exec -i -c C -n NS POD -- sh -c '<command>'`,
  * for clusters whose nodes have no SSH (Talos, managed nodes). Each run is one exec stream; several run at once.
+ *
+ * kubectl exits with the command's status, and ends its stderr with "command terminated with exit code N"
+ * when that is not 0; its own failures (API server unreachable, pod gone, exec refused, stream broken)
+ * exit 1 with kubectl's message; and when the stream drops it may exit 0 with no message at all
+ * (kubernetes/kubectl#1208, #1726). So the command prints its status last on stderr (exit-status.ts):
+ * with that line the run has the command's status, without it kubectl lost the command.
  */
 export class KubectlExecTransport implements Transport {
   readonly label: string;
   readonly maxParallel = 8;
   /** Aborted by close(): ends every kubectl exec still running. */
   private readonly closing = new AbortController();
+  /** Whether a command has run to its exit status here (see ConnectionLostError.reached). */
+  private reached = false;
 
   constructor(
     private readonly kubectl: Kubectl,
@@ -49,10 +55,12 @@ export class KubectlExecTransport implements Transport {
     }
     const transport = new KubectlExecTransport(kubectl, { namespace, pod, container: chosen });
     // One empty command first: RBAC on pods/exec, a container without sh, ... fail here with kubectl's reason.
-    const probe = await transport.run('true');
+    const probe = await transport.run('true').catch((error: unknown) => {
+      if (!(error instanceof ConnectionLostError)) throw error;
+      throw new PushError(`kubectl exec into ${transport.label} (container ${chosen}) failed: ${error.detail}`, { side: 'remote', cause: error });
+    });
     if (probe.code !== 0) {
-      const last = probe.stderr.toString('utf8').trim().split('\n').filter(Boolean).pop() ?? `exit ${probe.code}`;
-      throw new PushError(`kubectl exec into ${transport.label} (container ${chosen}) failed: ${last}`, { side: 'remote' });
+      throw new PushError(`kubectl exec into ${transport.label} (container ${chosen}) failed: ${lastLine(probe.stderr) || `exit ${probe.code}`}`, { side: 'remote' });
     }
     return transport;
   }
@@ -61,18 +69,20 @@ export class KubectlExecTransport implements Transport {
     const { namespace, pod, container } = this.target;
     if (this.closing.signal.aborted) throw closedError(this.label);
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
-    const words = ['exec', '-i', '-c', container, '-n', namespace, pod, '--', 'sh', '-c', command];
-    const result = await this.kubectl.run(words, { ...options, signal });
+    const words = ['exec', '-i', '-c', container, '-n', namespace, pod, '--', 'sh', '-c', reportingExitStatus(command)];
+    const exit = await this.kubectl.run(words, { ...options, signal }).catch((error: unknown) => {
+      if (this.closing.signal.aborted) throw closedError(this.label);
+      throw error;
+    });
     if (this.closing.signal.aborted) throw closedError(this.label);
-    const stderr = result.stderr.toString('utf8');
-    const trailer = EXIT_TRAILER.exec(stderr);
-    if (trailer) {
-      // The command's own status and messages, without kubectl's line about them.
-      return { code: Number(trailer[1]), stdout: result.stdout, stderr: Buffer.from(stderr.slice(0, trailer.index)) };
+    const status = readExitStatus(exit.stderr);
+    if (!status) {
+      const why = lastLine(exit.stderr) || (exit.code === null ? `kubectl was killed by ${exit.signal}` : `kubectl exited ${exit.code}: the exec stream ended before the command did`);
+      throw new ConnectionLostError(this.label, why, { reached: this.reached });
     }
-    // kubectl failed itself (stream lost, pod gone, API unreachable): the command's status is unknown.
-    if (result.code !== 0) return { ...result, code: null };
-    return result;
+    this.reached = true;
+    // The command's own status and messages, without kubectl's "command terminated" line after them.
+    return { code: status.code, stdout: exit.stdout, stderr: status.stderr };
   }
 
   async close(): Promise<void> {

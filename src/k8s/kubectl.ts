@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { PushError } from '../errors.js';
-import { runChild } from '../transport/run-child.js';
-import type { RunOptions, RunResult } from '../transport/transport.js';
+import { type ChildExit, runChild } from '../transport/run-child.js';
+import { lastLine, type RunOptions } from '../transport/transport.js';
 
 export interface KubectlOptions {
   /** `--context`: a context of the kubeconfig other than the current one. */
@@ -30,8 +30,8 @@ export class Kubectl {
     ];
   }
 
-  /** Runs kubectl with `words`; stdin and abort as for a transport run. */
-  run(words: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  /** Runs kubectl with `words`; stdin and abort as for a transport run. Resolves with kubectl's own exit. */
+  run(words: readonly string[], options: RunOptions = {}): Promise<ChildExit> {
     const child = spawn('kubectl', this.args(words), { stdio: ['pipe', 'pipe', 'pipe'] });
     return runChild(child, options).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
@@ -68,8 +68,8 @@ export class Kubectl {
   }
 
   /** An error for a failed kubectl command: kubectl's last line says why (connection refused, Forbidden, ...). */
-  failure(words: readonly string[], result: RunResult): PushError {
-    const last = result.stderr.toString('utf8').trim().split('\n').filter(Boolean).pop() ?? `exit ${result.code}`;
+  failure(words: readonly string[], result: ChildExit): PushError {
+    const last = lastLine(result.stderr) || (result.code === null ? `killed by ${result.signal}` : `exit ${result.code}`);
     return new PushError(`kubectl ${this.args(words).join(' ')} failed: ${last}`, { side: 'remote' });
   }
 }

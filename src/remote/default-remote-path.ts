@@ -1,6 +1,6 @@
 import { PushError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import { shellCommand } from './shell-quote.js';
+import { shellCommand } from '../transport/shell-quote.js';
 
 /** Prints `<source> <path>` for the destination's Ollama store: the service's OLLAMA_MODELS, the service install's, the user's. */
 const FIND_STORE = `set -f

@@ -8,7 +8,7 @@ import { manifestSegments, type ModelName } from '../store/model-name.js';
 import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
 import { RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
-import { shellCommand } from './shell-quote.js';
+import { shellCommand } from '../transport/shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
 

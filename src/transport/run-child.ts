@@ -2,7 +2,16 @@ import type { ChildProcessWithoutNullStreams, SpawnOptionsWithStdioTuple, StdioP
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PushError } from '../errors.js';
-import type { RunOptions, RunResult } from './transport.js';
+import type { RunOptions } from './transport.js';
+
+/** How a child process ended: its exit status, or the signal that killed it. */
+export interface ChildExit {
+  /** Null when the child was killed by a signal. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+}
 
 /** Child processes of one transport, so that closing it stops them (Ctrl-C). */
 export class ChildGroup {
@@ -11,12 +20,21 @@ export class ChildGroup {
 
   constructor(private readonly label: string) {}
 
-  /** Starts a child through `start` and runs it to its end; refuses once the group is closed. */
-  run(start: () => ChildProcessWithoutNullStreams, options: RunOptions): Promise<RunResult> {
-    if (this.closed) return Promise.reject(closedError(this.label));
+  /**
+   * Starts a child through `start` and runs it to its end; refuses once the group is closed, and
+   * rejects with closedError when it is closed while the child runs.
+   */
+  async run(start: () => ChildProcessWithoutNullStreams, options: RunOptions): Promise<ChildExit> {
+    if (this.closed) throw closedError(this.label);
     const child = start();
     this.running.add(child);
-    return runChild(child, options).finally(() => this.running.delete(child));
+    try {
+      const exit = await runChild(child, options);
+      if (this.closed) throw closedError(this.label);
+      return exit;
+    } finally {
+      this.running.delete(child);
+    }
   }
 
   close(): void {
@@ -47,25 +65,35 @@ export function stopChild(child: ChildProcessWithoutNullStreams): void {
   }
 }
 
-/** Feeds a child process its stdin and collects its output and exit status. */
-export function runChild(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<RunResult> {
+/**
+ * Feeds a child process its stdin and collects its output and how it ended. Once `options.signal`
+ * aborts, the child is stopped and the run rejects with the signal's reason.
+ */
+export function runChild(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<ChildExit> {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
   const onAbort = () => stopChild(child);
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   const input = options.stdin === undefined ? Readable.from([]) : Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
   // A command that exits early closes its stdin (EPIPE): its exit status tells what happened, not the pipe.
   const fed = pipeline(input, child.stdin).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
   });
-  const exited = new Promise<RunResult>((resolve, reject) => {
+  const exited = new Promise<ChildExit>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       options.signal?.removeEventListener('abort', onAbort);
-      resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
+      if (options.signal?.aborted) reject(options.signal.reason);
+      else resolve({ code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
     });
   });
   return Promise.all([exited, fed]).then(([result]) => result);
+}
+
+/** What a child's end without an exit status says: "killed by SIGKILL". */
+export function killedBy(exit: ChildExit): string {
+  return `killed by ${exit.signal ?? 'a signal'}`;
 }

@@ -1,6 +1,12 @@
-import type { RunOptions, RunResult, Transport } from './transport.js';
+import { lastLine, type RunOptions, type RunResult, type Transport } from './transport.js';
 
-/** --verbose: logs each remote command (its arguments, not the script text), its exit status and time. */
+const MAX_TRACE = 160;
+
+/**
+ * --verbose: logs each command, its exit status (or why it has none) and its time. A command is shown
+ * by its RunOptions.label (a program's name and arguments, not the script text) when it has one,
+ * otherwise by its first line.
+ */
 export function tracingTransport(inner: Transport, log: (line: string) => void): Transport {
   let count = 0;
   return {
@@ -11,16 +17,26 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
     async run(command: string, options?: RunOptions): Promise<RunResult> {
       const id = ++count;
       const started = performance.now();
-      const args = command.includes(' ollama-push ') ? command.slice(command.lastIndexOf(' ollama-push ') + 13) : command;
-      log(`[${id}] run ${args.length > 160 ? `${args.slice(0, 160)}...` : args}`);
+      log(`[${id}] run ${shorten(options?.label ?? firstLine(command))}`);
+      const elapsed = () => `after ${Math.round(performance.now() - started)} ms`;
       try {
         const result = await inner.run(command, options);
-        log(`[${id}] exit ${result.code} after ${Math.round(performance.now() - started)} ms${result.stderr.length ? `: ${result.stderr.toString('utf8').trim().split('\n').pop()}` : ''}`);
+        const said = lastLine(result.stderr);
+        log(`[${id}] exit ${result.code} ${elapsed()}${said ? `: ${said}` : ''}`);
         return result;
       } catch (error) {
-        log(`[${id}] failed after ${Math.round(performance.now() - started)} ms: ${(error as Error).message}`);
+        log(`[${id}] failed ${elapsed()}: ${(error as Error).message}`);
         throw error;
       }
     },
   };
+}
+
+function firstLine(command: string): string {
+  const newline = command.indexOf('\n');
+  return newline < 0 ? command : `${command.slice(0, newline)} ...`;
+}
+
+function shorten(text: string): string {
+  return text.length > MAX_TRACE ? `${text.slice(0, MAX_TRACE)}...` : text;
 }

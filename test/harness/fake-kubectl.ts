@@ -6,7 +6,10 @@ import { delimiter, join } from 'node:path';
  * JSON shapes a real API server returns, with kubectl's real NotFound text and exit status, and runs
  * `kubectl exec -i ... POD -- CMD...` on this machine. A pod's `mounts` stand for its volume mounts:
  * every occurrence of a mount path in CMD is rewritten to the local dir behind it (so `/root/.ollama`
- * in the pod is a temp dir here). Every invocation's argv is appended to calls.jsonl.
+ * in the pod is a temp dir here). A pod's `drop` breaks its exec streams as a real cluster can: the
+ * command is killed after `afterMs` (not started when that is 0), and the stand-in exits 1 with `message` (kubectl's own error) or,
+ * without one, 0 and silent, as kubectl does when the stream just ends (kubernetes/kubectl#1208). Every
+ * invocation's argv is appended to calls.jsonl.
  */
 export interface FakeCluster {
   /** The namespace of the current context (`config view --minify`); none when undefined. */
@@ -18,7 +21,7 @@ export interface FakeCluster {
   /** Volumes by name. */
   pvs?: Record<string, object>;
   /** Pods by `namespace/name`. */
-  pods?: Record<string, { object: object; mounts?: Record<string, string> }>;
+  pods?: Record<string, { object: object; mounts?: Record<string, string>; drop?: { afterMs: number; message?: string } }>;
 }
 
 export interface FakeKubectl {
@@ -123,13 +126,23 @@ if (verb === 'exec') {
   const container = flags['-c'] || flags['--container'] || containers[0];
   if (!containers.includes(container)) fail('error: unable to upgrade connection: container not found ("' + container + '")');
   if (command.length === 0) fail('error: you must specify at least one command for the container');
+  // A stream broken before it starts: the command never runs.
+  if (pod.drop && pod.drop.afterMs <= 0) return pod.drop.message ? fail(pod.drop.message) : process.exit(0);
   const mounts = Object.entries(pod.mounts || {});
   const mapped = command.map((arg) => mounts.reduce((a, [from, to]) => a.split(from).join(to), arg));
   // Its own process group, so that when kubectl is stopped, the command (and anything it started) ends too,
   // as it would with the exec stream gone.
   const child = spawn(mapped[0], mapped.slice(1), { stdio: [flags['-i'] || flags['--stdin'] ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: true });
-  const stop = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} process.exit(1); };
+  const kill = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} };
+  const stop = () => { kill(); process.exit(1); };
   process.on('SIGTERM', stop).on('SIGINT', stop);
+  if (pod.drop) {
+    setTimeout(() => {
+      kill();
+      if (pod.drop.message) fail(pod.drop.message);
+      process.exit(0);
+    }, pod.drop.afterMs);
+  }
   child.on('error', (e) => fail('error: Internal error occurred: error executing command in container: ' + e.message));
   child.on('close', (code, signal) => {
     const status = code === null ? 128 + 9 : code;

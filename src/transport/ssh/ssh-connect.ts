@@ -28,7 +28,9 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): Promise<SshConnection> {
   const hops = await Promise.all(target.proxyJump.map(options.resolveHop));
   const clients: ssh2.Client[] = [];
-  const end = () => clients.reverse().forEach((c) => c.end());
+  const end = () => {
+    for (const c of clients.reverse()) c.end();
+  };
   try {
     const first = hops[0] ?? target;
     let started = performance.now();

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { PushError } from '../../errors.js';
-import { shellCommand } from '../../remote/shell-quote.js';
 import type { ClientChannel } from 'ssh2';
 import { closedError } from '../run-child.js';
-import type { RunOptions, RunResult, Transport } from '../transport.js';
+import { shellCommand } from '../shell-quote.js';
+import { ConnectionLostError, lastLine, type RunOptions, type RunResult, type Transport } from '../transport.js';
 import { type ConnectOptions, connectSsh, type SshConnection } from './ssh-connect.js';
 import type { ResolvedSsh } from './ssh-config.js';
 
@@ -13,7 +12,9 @@ const CHANNELS = 10;
 
 /**
  * Runs commands over one ssh2 connection, one exec channel each, under `sh` whatever the login shell.
- * Reconnects on the next run after the connection drops.
+ * Reconnects on the next run after the connection drops. The SSH protocol carries the exit status
+ * (exit-status, or exit-signal for a killed command): a channel that closes without one is a lost
+ * connection.
  */
 export class SshTransport implements Transport {
   readonly label: string;
@@ -21,6 +22,8 @@ export class SshTransport implements Transport {
   private connection: Promise<SshConnection> | undefined;
   private readonly channels = pLimit(CHANNELS);
   private closed = false;
+  /** Whether a command has run to its exit status here (see ConnectionLostError.reached). */
+  private reached = false;
   rttMs: number | undefined;
 
   constructor(
@@ -38,7 +41,9 @@ export class SshTransport implements Transport {
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
     return this.channels(async () => {
       if (this.closed) throw closedError(this.label);
-      return this.exec((await this.connected()).client, command, options);
+      const result = await this.exec((await this.connected()).client, command, options);
+      this.reached = true;
+      return result;
     });
   }
 
@@ -53,28 +58,35 @@ export class SshTransport implements Transport {
     if (!this.connection) {
       const connecting = connectSsh(this.target, this.options);
       this.connection = connecting;
-      connecting.then(
-        ({ client }) => client.once('close', () => this.connection === connecting && (this.connection = undefined)),
-        () => this.connection === connecting && (this.connection = undefined),
-      );
+      // Once it is gone (or never came), the next run connects again.
+      const forget = () => {
+        if (this.connection === connecting) this.connection = undefined;
+      };
+      connecting.then(({ client }) => client.once('close', forget), forget);
     }
     return this.connection;
   }
 
   private exec(client: SshConnection['client'], command: string, options: RunOptions): Promise<RunResult> {
     return new Promise((resolve, reject) => {
+      const lost = (detail: string, cause?: unknown) => new ConnectionLostError(this.label, detail, { reached: this.reached, cause });
       const opened = (error: Error | undefined, channel: ClientChannel) => {
         if (error) {
-          reject(new PushError(`${this.label}: cannot open a channel: ${error.message}`, { side: 'transport', retryable: true, cause: error }));
+          reject(lost(`cannot open a channel: ${error.message}`, error));
           return;
         }
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
-        let code: number | null = null;
+        let code: number | undefined;
+        let killedBy: string | undefined;
         let inputError: unknown;
         channel.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
         channel.stderr.on('data', (b: Buffer) => stderr.push(b));
-        channel.on('exit', (exitCode: number | null) => (code = typeof exitCode === 'number' ? exitCode : null));
+        // (code) for exit-status; (null, signal name, ...) for exit-signal.
+        channel.on('exit', (exitCode: number | null, signal?: string) => {
+          if (typeof exitCode === 'number') code = exitCode;
+          else killedBy = signal ?? 'a signal';
+        });
         channel.on('error', () => {});
         const input = options.stdin === undefined ? undefined : Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
         const abort = () => channel.close();
@@ -85,9 +97,15 @@ export class SshTransport implements Transport {
             input.unpipe(channel);
             input.destroy();
           }
+          const errors = Buffer.concat(stderr);
           if (inputError) reject(inputError);
-          else resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
+          else if (options.signal?.aborted) reject(options.signal.reason);
+          else if (code !== undefined) resolve({ code, stdout: Buffer.concat(stdout), stderr: errors });
+          else if (this.closed) reject(closedError(this.label));
+          else if (killedBy !== undefined) reject(lost(`the command was killed by ${/^SIG/.test(killedBy) ? killedBy : `SIG${killedBy}`}`));
+          else reject(lost(lastLine(errors) || 'the channel closed without an exit status'));
         });
+        if (options.signal?.aborted) abort();
         if (!input) {
           channel.end();
           return;
