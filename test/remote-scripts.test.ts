@@ -118,6 +118,8 @@ describe('the destination programs alone, against a temp store', () => {
     expect(run('publish-manifest', args, `${hex} ${data.length}\n.\nnew`).stdout.trim()).toBe('published');
     expect(readdirSync(join(store, 'manifests/registry.ollama.ai/library'))).toEqual(['Qwen3']);
     expect(readFileSync(join(store, 'manifests/registry.ollama.ai/library/Qwen3/Latest'), 'utf8')).toBe('new');
+    const probed = run('probe', [store, '0'], 'manifest registry.ollama.ai/library/qwen3/latest\n.\n').stdout;
+    expect(probed).toContain(`manifest 0 ${sha256('new')}`);
   });
 
   it('probe reports layout, manifests, published sizes, staged ranges and locks', () => {

@@ -37,14 +37,16 @@ has_dir manifests || true
 has_staging=0
 has_dir .ollama-push && has_staging=1
 
-# manifest_sum PATH: the sha256 of manifests/PATH, every component a real directory and the tag a file.
+# manifest_sum PATH: the sha256 of manifests/PATH, every component a real directory and the tag a file;
+# a name on disk in another case counts (Ollama matches names ignoring case).
 manifest_sum() (
   enter_dir manifests || exit 0
   rest=$1
   while [ "${rest#*/}" != "$rest" ]; do
-    enter_dir "${rest%%/*}" || exit 0
+    enter_dir "$(existing_name "${rest%%/*}")" || exit 0
     rest=${rest#*/}
   done
+  rest=$(existing_name "$rest")
   if [ -L "$rest" ] || { [ -e "$rest" ] && [ ! -f "$rest" ]; }; then unsafe "$PWD/$rest is not a regular file where a manifest belongs: remove it"; fi
   [ -f "$rest" ] || exit 0
   sha256_of < "$rest" 2>/dev/null
