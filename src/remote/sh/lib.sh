@@ -135,14 +135,14 @@ enter_blob_staging() {
 
 # blob_table (cwd: the models dir): `<hex> <type> <size>` for each sha256-<hex> in blobs/, in one process
 # however many there are (type: - a file, d a directory, l a link, ...; ? a name listed twice). The name
-# is the 9th field (LC_ALL=C dates are 3 fields), alone on a file's line and before `->` on a link's, so
-# another name that ends in ` sha256-<hex>` is not taken for it; a name or link target with a newline
-# can still fake a line (ls -q is not everywhere), but never hide the real line of that name: a name
-# listed twice is `?`, refused.
+# is the 9th field (dates are 3 fields in the C locale; GNU's TIME_STYLE and QUOTING_STYLE are pinned),
+# alone on a file's line and before `->` on a link's, so another name that ends in ` sha256-<hex>` is not
+# taken for it. A name or link target with a newline can still fake a line where ls has no -q, but never
+# hide the real line of that name: a name listed twice is `?`, refused.
 blob_table() {
   set -- -ln
   ls -q / >/dev/null 2>&1 && set -- -lnq
-  LC_ALL=C ls "$@" blobs 2>/dev/null | awk '
+  LC_ALL=C TIME_STYLE=locale QUOTING_STYLE=literal ls "$@" blobs 2>/dev/null | awk '
     { type = substr($1, 1, 1); name = "" }
     type == "l" && $10 == "->" { name = $9 }
     type != "l" && NF == 9 { name = $9 }
