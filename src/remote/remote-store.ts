@@ -5,7 +5,7 @@ import { type Digest, digestString } from '../store/digest.js';
 import type { Manifest } from '../store/manifest.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
-import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
+import { ConnectionLostError, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
 import { RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
 import { shellCommand } from '../transport/shell-quote.js';
@@ -64,8 +64,6 @@ export class RemoteStore {
   private layout: 'home' | 'models' = 'models';
   private hasher: Hasher | undefined;
   private hasXxhsum = false;
-  /** Whether a command has ever succeeded here: failing to get that far is not a dropped connection. */
-  private reached = false;
 
   constructor(
     readonly transport: Transport,
@@ -219,9 +217,10 @@ export class RemoteStore {
   private async exec(name: ProgramName, args: string[], options: RunOptions & { digest?: Digest } = {}): Promise<RunResult> {
     const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', program(name), 'ollama-push', ...args];
     const { digest, ...run } = options;
-    const result = await this.transport.run(shellCommand(words), run);
+    const result = await this.transport.run(shellCommand(words), { ...run, label: `${name} ${shellCommand(args)}` }).catch((error: unknown) => {
+      throw error instanceof ConnectionLostError && digest ? error.about(digestString(digest)) : error;
+    });
     if (result.code !== 0) throw this.commandError(result, digest);
-    this.reached = true;
     return result;
   }
 
@@ -255,16 +254,6 @@ export class RemoteStore {
         side: 'remote',
       });
     }
-    if ((result.code === null || result.code === 255) && !this.reached) {
-      return new PushError(`cannot reach the destination through ${this.transport.label}: ${last || `exit ${result.code}`}`, { side: 'transport' });
-    }
-    if (result.code === null || result.code === 255) {
-      return new PushError(`lost the connection to ${this.transport.label}${last ? `: ${last}` : ''}`, {
-        side: 'transport',
-        retryable: true,
-        ...about,
-      });
-    }
     if (result.code === 127) {
       return new PushError(`${this.transport.label} cannot run a POSIX sh command (${last || 'exit 127'}); the destination needs sh and coreutils`, {
         side: 'remote',
@@ -279,6 +268,29 @@ export class RemoteStore {
       retryable: true,
       ...(digest ? { digest: digestString(digest) } : {}),
     });
+  }
+
+  /**
+   * Day 2: what the store holds (see LIST_STORE), read only: nothing is created. Sets the layout and
+   * the models dir as the probe does.
+   */
+  async listContents(graceMinutes: number): Promise<string> {
+    const args = [this.options.path, String(graceMinutes), String(this.options.staleLockMinutes ?? 2)];
+    const { stdout } = await this.exec('list-store', args);
+    const text = stdout.toString('utf8');
+    const layout = /^layout (home|models)$/m.exec(text)?.[1];
+    if (layout === 'home' || layout === 'models') {
+      this.layout = layout;
+      this.modelsDir = layout === 'home' ? `${this.options.path.replace(/\/+$/, '')}/models` : this.options.path;
+    }
+    return text;
+  }
+
+  /** Day 2: removes manifests, unreferenced blobs and abandoned staging (see PRUNE); `input` is its stdin. */
+  async prune(owner: string, dryRun: boolean, input: Buffer): Promise<string> {
+    const args = [this.options.path, owner, String(this.options.staleLockMinutes ?? 2), dryRun ? '1' : '0'];
+    const { stdout } = await this.exec('prune', args, { stdin: input });
+    return stdout.toString('utf8');
   }
 }
 
