@@ -7,6 +7,9 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { pushCommand } from './commands/push.js';
+import { gcCommand } from './commands/gc.js';
+import { rmCommand } from './commands/rm.js';
+import { syncCommand } from './commands/sync.js';
 import { ENV_PREFIX, flagSchema, ignoreForeignEnvOptions, positionalNames, prepareEnv, rejectRepeatedFlags } from './options.js';
 
 const HOMELAB_EXAMPLE = 'ollama-push qwen3:4b --host homelab-1 --remote-path /var/mnt/local-hostpath/pvc-6f1c2a9e';
@@ -31,7 +34,7 @@ function packageVersion(): string {
 }
 
 /** Every command: registered with yargs, and read for the flags OLLAMA_PUSH_* variables may set. */
-const COMMANDS = [pushCommand, diffCommand, listCommand, exportCommand, importCommand];
+const COMMANDS = [pushCommand, diffCommand, listCommand, exportCommand, importCommand, rmCommand, gcCommand, syncCommand];
 
 export async function main(argv: string[]): Promise<void> {
   try {

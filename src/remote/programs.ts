@@ -20,6 +20,8 @@ export const PROGRAM_NAMES = [
   'hash-staged',
   'hash-follow',
   'hash-published',
+  'list-store',
+  'prune',
 ] as const;
 
 export type ProgramName = (typeof PROGRAM_NAMES)[number];

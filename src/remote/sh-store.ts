@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { BlobSource, ByteRange, Destination, DestinationState, ManifestOutcome, ProbeRequest, UploadHooks } from '../destination/destination.js';
+import type { DestinationListing, RemovalOptions, RemovalReport } from '../destination/destination.js';
 import { PushError } from '../errors.js';
 import type { Descriptor, Manifest } from '../store/manifest.js';
 import type { ModelName } from '../store/model-name.js';
@@ -10,6 +11,7 @@ import { sendBlob } from './send-blob.js';
 import { isSmallBlob, sendSmallBlobs } from './small-blobs.js';
 import { keepVerifiedStagedRanges } from './staged-check.js';
 import { WriterPool } from './writer-pool.js';
+import { PRUNE_GRACE_MINUTES, parseListing, parsePruneAnswer, pruneInput } from './store-contents.js';
 
 const COMMIT_PARALLEL = 2;
 /** Channels kept free of range writers: commits, a hash follower, and a probe while waiting for another run's lock. */
@@ -108,4 +110,33 @@ export class ShStore implements Destination {
   close(): Promise<void> {
     return this.remote.transport.close();
   }
+
+  async list(): Promise<DestinationListing> {
+    const text = await this.remote.listContents(PRUNE_GRACE_MINUTES);
+    const { layout: _layout, ...listing } = parseListing(text, modelsDirOf(this.remote));
+    return listing;
+  }
+
+  async remove(models: readonly ModelName[], options: RemovalOptions): Promise<RemovalReport> {
+    if (models.length === 0) return { location: modelsDirOf(this.remote), dryRun: options.dryRun, models: [], blobs: [], staging: [], recovered: 0, bytesFreed: 0 };
+    return this.prune(options.dryRun, { models });
+  }
+
+  collectGarbage(options: RemovalOptions & { readonly graceMinutes: number }): Promise<RemovalReport> {
+    return this.prune(options.dryRun, { orphansMinutes: options.graceMinutes, staging: true });
+  }
+
+  /** Lists first, for the lock owners to judge (a run of this machine that is gone holds nothing), then prunes. */
+  private async prune(dryRun: boolean, request: { models?: readonly ModelName[]; orphansMinutes?: number; staging?: boolean }): Promise<RemovalReport> {
+    const listing = await this.list();
+    const input = pruneInput({ ...request, owners: listing.staging.map((s) => s.owner) });
+    const text = await this.remote.prune(lockOwner, dryRun, input);
+    return parsePruneAnswer(text, modelsDirOf(this.remote), dryRun, this.label);
+  }
+}
+
+/** The models dir of `where` (`<models dir> on <transport>`). */
+function modelsDirOf(remote: RemoteStore): string {
+  const suffix = ` on ${remote.transport.label}`;
+  return remote.where.endsWith(suffix) ? remote.where.slice(0, -suffix.length) : remote.where;
 }

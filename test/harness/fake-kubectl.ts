@@ -22,6 +22,12 @@ export interface FakeCluster {
   pvs?: Record<string, object>;
   /** Pods by `namespace/name`. */
   pods?: Record<string, { object: object; mounts?: Record<string, string>; drop?: { afterMs: number; message?: string } }>;
+  /**
+   * ollama-operator `Model` objects (models.ollama.ayaka.io) by namespace, standing in for the Kubernetes
+   * API's answer to `get models.ollama.ayaka.io -n NS -o json` (a List). Undefined: the cluster has no
+   * such resource type (the operator's CRD is not installed), and kubectl fails as it does then.
+   */
+  models?: Record<string, object[]>;
 }
 
 export interface FakeKubectl {
@@ -114,6 +120,15 @@ if (verb === 'get') {
   }
   if (kind === 'pods') {
     const items = Object.entries(cluster.pods || {}).filter(([key]) => key.startsWith(namespace + '/')).map(([, pod]) => pod.object);
+    return json({ apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } });
+  }
+  if (kind === 'models.ollama.ayaka.io' || kind === 'models' || kind === 'model') {
+    if (!cluster.models) fail('error: the server doesn\'t have a resource type "' + kind.split('.')[0] + '"');
+    const items = cluster.models[namespace] || [];
+    if (name) {
+      const found = items.find((m) => m.metadata && m.metadata.name === name);
+      return found ? json(found) : notFound('models.ollama.ayaka.io', name);
+    }
     return json({ apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } });
   }
   fail('stand-in kubectl: cannot get ' + kind);

@@ -3,20 +3,20 @@ import { manifestId, manifestSize } from '../../store/manifest.js';
 import { displayName } from '../../store/model-name.js';
 import { formatBytes } from '../../format.js';
 import { openLocalStore } from '../models.js';
-import { type LocalArgs, localOptions } from '../options.js';
+import type { DestinationFlags } from '../destination.js';
 import { formatTable, modelJson } from '../plan-output.js';
 import { runCommand } from '../run-command.js';
+import { listDestination, listOptions, namesDestination } from './remote-list.js';
 
-interface ListArgs extends LocalArgs {
-  json: boolean;
-}
+type ListArgs = DestinationFlags;
 
 export const listCommand: CommandModule<object, ListArgs> = {
   command: 'list',
-  describe: 'List the models in the local store, as ollama list names them',
-  builder: (yargs) => localOptions(yargs).option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+  describe: "List the models in the local store, or with a destination flag the destination's, as ollama list names them",
+  builder: (yargs) => listOptions(yargs),
   handler: (args) =>
     runCommand(args.verbose, async () => {
+      if (namesDestination(args)) return listDestination(args);
       const local = openLocalStore(args);
       const models = [];
       for (const name of await local.listNames()) {
