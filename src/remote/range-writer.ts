@@ -6,6 +6,12 @@ import type { ByteRange } from '../destination/destination.js';
 import { END_MARK } from './programs.js';
 import type { WriteOutcome } from './remote-store.js';
 
+/**
+ * Bytes between end marks within a range: the destination marks each piece done as it lands, so a run
+ * cut short (kill -9, a dropped link) loses at most this much per writer.
+ */
+export const PIECE_BYTES = 4 * 1024 * 1024;
+
 /** How a RangeWriter starts its command: stdin to feed, stdout as it comes, and its end. */
 export type StartWriter = (stdin: Readable, onStdout: (chunk: Buffer) => void) => Promise<unknown>;
 
@@ -40,7 +46,7 @@ export class RangeWriter {
   async write(digest: Digest, size: number, range: ByteRange, data: Readable, deadOwner: string | undefined): Promise<WriteOutcome> {
     try {
       this.input.write(`${digest.hex} ${size} ${range.start} ${range.end - range.start}${deadOwner ? ` ${deadOwner}` : ''}\n`);
-      const feeding = this.feed(data).then(() => {
+      const feeding = this.feed(data, range.end - range.start).then(() => {
         this.input.write(END_MARK);
       });
       feeding.catch(() => undefined);
@@ -70,10 +76,27 @@ export class RangeWriter {
     await this.ended.catch(() => undefined);
   }
 
-  private async feed(data: Readable): Promise<void> {
+  /** Sends the range's bytes with an end mark after each full piece (the last piece's mark follows the data). */
+  private async feed(data: Readable, length: number): Promise<void> {
+    let inPiece = 0;
+    let sent = 0;
     for await (const chunk of data as AsyncIterable<Buffer>) {
-      if (!this.input.write(chunk)) await once(this.input, 'drain');
+      for (let offset = 0; offset < chunk.length; ) {
+        const part = chunk.subarray(offset, offset + PIECE_BYTES - inPiece);
+        await this.send(part);
+        offset += part.length;
+        inPiece += part.length;
+        sent += part.length;
+        if (inPiece === PIECE_BYTES && sent < length) {
+          await this.send(END_MARK);
+          inPiece = 0;
+        }
+      }
     }
+  }
+
+  private async send(bytes: Buffer): Promise<void> {
+    if (!this.input.write(bytes)) await once(this.input, 'drain');
   }
 
   private receive(chunk: Buffer): void {

@@ -6,7 +6,7 @@ import type { Manifest } from '../store/manifest.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { manifestSegments, type ModelName } from '../store/model-name.js';
 import { ConnectionLostError, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
-import { RangeWriter } from './range-writer.js';
+import { PIECE_BYTES, RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
 import { shellCommand } from '../transport/shell-quote.js';
 
@@ -98,7 +98,7 @@ export class RemoteStore {
 
   /** A long-lived writer for ranges (see RANGE_WRITER): one per channel, reused for every range it is given. */
   openRangeWriter(owner: string): RangeWriter {
-    const args = [...this.store(), owner, String(this.options.staleLockMinutes ?? 2)];
+    const args = [...this.store(), owner, String(this.options.staleLockMinutes ?? 2), String(PIECE_BYTES)];
     return new RangeWriter((stdin, onStdout) => this.exec('range-writer', args, { stdin, onStdout }));
   }
 

@@ -1,37 +1,56 @@
-# range-writer.sh PATH LAYOUT OWNER STALE: a long-lived writer, one per channel, so a range costs no new
+# range-writer.sh PATH LAYOUT OWNER STALE PIECE: a long-lived writer, one per channel, so a range costs no new
 # command (no login shell, no round trip to open a channel).
 #   OWNER  this run (`<host> <pid> <run id>`), written into the locks it takes
 #   STALE  minutes without a heartbeat after which another run's lock is taken over
-# stdin: requests, one after another: a line `<hex> <size> <start> <length> [<dead owner>]`, then exactly
-# <length> bytes (written at <start> of the blob's staged data), then the 8 bytes OPUSHEND.
+#   PIECE  bytes between end marks (a multiple of 1 MiB)
+# stdin: requests, one after another: a line `<hex> <size> <start> <length> [<dead owner>]`, then the
+# <length> bytes to write at <start> of the blob's staged data, in pieces of PIECE bytes (the last one
+# shorter; one empty piece for an empty range), each followed by the 8 bytes OPUSHEND. Each piece is marked done as it lands, so a run cut
+# short loses at most one piece per writer; the whole range's marker replaces the pieces' at its end.
 # answers each request with one line: written, published (nothing needed), short (the data ended early;
 # the writer exits), or busy <owner> (another run holds the blob's lock).
-given=$1; layout=$2; me=$3; stale=$4
+given=$1; layout=$2; me=$3; stale=$4; piece=$5
 enter_store "$given" "$layout" || exit 1
 has_dir blobs || true
 enter_staging
 exact_dd && exact_dd=1
 while read -r h size start len dead; do
+  pieces=$(((len + piece - 1) / piece)); [ "$pieces" -gt 0 ] || pieces=1
   if blob_published "$h" "$size"; then
-    take_bytes $((len + 8)) > /dev/null
+    take_bytes $((len + 8 * pieces)) > /dev/null
     echo published
     continue
   fi
-  take_lock "$h" || { take_bytes $((len + 8)) > /dev/null; continue; }
+  take_lock "$h" || { take_bytes $((len + 8 * pieces)) > /dev/null; continue; }
   # The lock's heartbeat while a long range arrives (a slow link, --bwlimit): others take it after $stale minutes.
   # It runs from / so that a sleep left behind never holds the store's filesystem busy.
   (lock=$PWD/sha256-$h.lock; cd / && while kill -0 $$ 2>/dev/null; do touch -c "$lock"; sleep 20; done) </dev/null >/dev/null 2>&1 &
   beat=$!
-  err=$(
-    enter_blob_staging "$h"
-    if [ "$exact_dd" = 1 ]; then
-      dd of=data bs=1048576 seek=$((start / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$len" 2>&1 >/dev/null
-    else
-      head -c "$len" | dd of=data bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null
-    fi
-  ) || { kill $beat; printf '%s\n' "$err" >&2; exit 1; }
+  d=sha256-$h
+  (enter_blob_staging "$h") || { kill $beat; exit 1; }
+  at=$start; end=$((start + len))
+  while :; do
+    n=$((end - at)); [ "$n" -le "$piece" ] || n=$piece
+    err=$(
+      cd "$d" || exit 1
+      if [ "$exact_dd" = 1 ]; then
+        dd of=data bs=1048576 seek=$((at / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>&1 >/dev/null
+      else
+        head -c "$n" | dd of=data bs=1048576 seek=$((at / 1048576)) conv=notrunc 2>&1 >/dev/null
+      fi
+    ) || { kill $beat; printf '%s\n' "$err" >&2; exit 1; }
+    [ "$(take_bytes 8)" = OPUSHEND ] || { kill $beat; echo short; exit 0; }
+    [ "$n" = 0 ] || : > "$d/done.$at-$((at + n))" || { kill $beat; exit 1; }
+    at=$((at + n))
+    [ "$at" -lt "$end" ] || break
+  done
   kill $beat
-  [ "$(take_bytes 8)" = OPUSHEND ] || { echo short; exit 0; }
-  : > "sha256-$h/done.$start-$((start + len))" && touch "sha256-$h.lock" || exit 1
+  : > "$d/done.$start-$end" && touch "sha256-$h.lock" || exit 1
+  at=$start
+  while [ "$at" -lt "$end" ]; do
+    n=$((end - at)); [ "$n" -le "$piece" ] || n=$piece
+    [ "$at-$((at + n))" = "$start-$end" ] || rm -f "$d/done.$at-$((at + n))"
+    at=$((at + n))
+  done
   echo written
 done
