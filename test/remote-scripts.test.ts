@@ -143,6 +143,13 @@ describe('the destination programs alone, against a temp store', () => {
     expect(lines).toContain(`blob ${'c'.repeat(64)} -`);
   });
 
+  it('every program after the probe refuses a remote path that now leads elsewhere than the probe found', () => {
+    const result = run('take-lock', [store, `models:${join(dir.path, 'elsewhere')}`, hex, String(data.length), 'me', '2', '']);
+    expect(result.code).toBe(3);
+    expect(result.stderr.trim()).toMatch(/^unsafe destination: .* now leads to .*, not to .*elsewhere as when the push began/);
+    expect(readdirSync(store)).toEqual([]);
+  });
+
   it.each(['probe', 'take-lock', 'commit-blob', 'hash-published'] as const)('%s refuses a link at blobs/ with exit 3 and one line', (name) => {
     mkdirSync(join(dir.path, 'elsewhere'));
     symlinkSync(join(dir.path, 'elsewhere'), join(store, 'blobs'));

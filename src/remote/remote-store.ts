@@ -26,6 +26,8 @@ export interface RemoteState {
   /** The models dir actually used: `<path>/models` when the path is an Ollama home. */
   readonly modelsDir: string;
   readonly ollamaHome: boolean;
+  /** The remote path resolved physically (cd -P) by the probe. */
+  readonly physicalPath?: string | undefined;
   readonly hasher: Hasher | undefined;
   readonly hasXxhsum: boolean;
   readonly freeBytes: number | undefined;
@@ -62,6 +64,8 @@ export class RemoteStore {
   private modelsDir: string;
   /** Whether the path is an Ollama home holding models/ (from the probe). */
   private layout: 'home' | 'models' = 'models';
+  /** The remote path as the probe found it, physically: every later program checks it still leads there. */
+  private physical: string | undefined;
   private hasher: Hasher | undefined;
   private hasXxhsum = false;
 
@@ -83,6 +87,7 @@ export class RemoteStore {
     const state = parseProbe(stdout.toString('utf8'), this.options.path, new Set(digests.map((d) => d.hex)));
     this.modelsDir = state.modelsDir;
     this.layout = state.ollamaHome ? 'home' : 'models';
+    this.physical = state.physicalPath;
     this.hasher = state.hasher;
     this.hasXxhsum = state.hasXxhsum;
     return state;
@@ -204,9 +209,9 @@ export class RemoteStore {
     return hashes;
   }
 
-  /** The first arguments of every program after the probe: the path as given and its layout. */
+  /** The first arguments of every program after the probe: the path as given, and its layout with the physical path. */
   private store(): [string, string] {
-    return [this.options.path, this.layout];
+    return [this.options.path, this.physical === undefined ? this.layout : `${this.layout}:${this.physical}`];
   }
 
   private lockArgs(lock: LockIdentity): string[] {
@@ -297,6 +302,7 @@ export class RemoteStore {
 /** Reads the probe's answer; only the digests asked about are taken (a path is built from them later). */
 export function parseProbe(text: string, givenPath: string, asked: ReadonlySet<string>): RemoteState {
   let layout = 'missing';
+  let physicalPath: string | undefined;
   let hasher: Hasher | undefined;
   let hasXxhsum = false;
   let freeBytes: number | undefined;
@@ -305,6 +311,7 @@ export function parseProbe(text: string, givenPath: string, asked: ReadonlySet<s
   for (const line of text.split('\n')) {
     const [kind, ...rest] = line.trim().split(/\s+/);
     if (kind === 'layout') layout = rest[0] ?? 'missing';
+    else if (kind === 'physical' && /^([0-9a-f]{2})+$/.test(rest[0] ?? '')) physicalPath = Buffer.from(rest[0]!, 'hex').toString('utf8');
     else if (kind === 'tool' && rest[0] === 'xxhsum') hasXxhsum = true;
     else if (kind === 'tool') hasher ??= rest[0] as Hasher;
     else if (kind === 'free' && /^\d+$/.test(rest[0] ?? '')) freeBytes = Number(rest[0]) * 1024;
@@ -322,6 +329,7 @@ export function parseProbe(text: string, givenPath: string, asked: ReadonlySet<s
   const ollamaHome = layout === 'home';
   return {
     exists: layout !== 'missing',
+    physicalPath,
     modelsDir: ollamaHome ? `${givenPath.replace(/\/+$/, '')}/models` : givenPath,
     ollamaHome,
     hasher,

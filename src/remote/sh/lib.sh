@@ -45,9 +45,14 @@ has_dir() {
 
 # enter_store PATH LAYOUT: cd into the models dir: PATH itself, or PATH/models (made if need be) for the
 # layout home. PATH is the user's choice and resolved physically once; below it nothing is followed.
+# LAYOUT is home or models, followed by `:` and the physical path the probe found PATH to be: a link on
+# the way that was changed since then (by whoever can write above the store) is refused.
 enter_store() {
   cd -P -- "$1" || return 1
-  [ "$2" != home ] || enter_dir models create
+  case $2 in
+    *:*) [ "$PWD" = "${2#*:}" ] || unsafe "$1 now leads to $PWD, not to ${2#*:} as when the push began (a link on the way was changed)" ;;
+  esac
+  [ "${2%%:*}" != home ] || enter_dir models create
 }
 
 # enter_staging: cd into .ollama-push, created private to this user (mode 0700 from the start). One that

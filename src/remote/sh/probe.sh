@@ -4,6 +4,7 @@
 # stdin: lines `manifest <host>/<namespace>/<model>/<tag>`, then a line `.`, then lines `<hex>` of blobs.
 # answers, one per line:
 #   layout missing|home|models        (missing: PATH does not exist; nothing else follows)
+#   physical <hex>                    PATH resolved physically (cd -P), its bytes in hex
 #   tool <name>                       for each of openssl sha256sum shasum xxhsum found
 #   free <KiB>                        free space on PATH's filesystem
 #   manifest <i> <sha256>|-           for the i-th manifest asked about (from 0): the file's sha256, or none
@@ -18,6 +19,7 @@ fi
 if [ -d "$given/models" ] || [ -f "$given/id_ed25519" ]; then layout=home; else layout=models; fi
 cd -P -- "$given" || exit 1
 echo "layout $layout"
+echo "physical $(printf %s "$PWD" | od -An -v -tx1 | tr -d ' \n')"
 for t in openssl sha256sum shasum xxhsum; do command -v "$t" >/dev/null 2>&1 && echo "tool $t"; done
 echo "free $(df -Pk . 2>/dev/null | awk 'NR==2 {print $4}')"
 hasher=none
