@@ -287,10 +287,10 @@ export function formatReport(report: BenchReport): string {
     `login shell: the -slowrc scenarios' ~/.bashrc costs ${loginShell.targetSeconds} s of CPU (a ${loginShell.loopCount}-step loop); ` +
       `ssh <host> true takes ${loginShell.sshTrueSeconds.slowRc.toFixed(2)} s with it, ${loginShell.sshTrueSeconds.emptyHome.toFixed(2)} s with the empty HOME`,
     'cpu: "machine" is /proc/stat (every process, the proxy and other users of the machine included), "client" the command and its children, "dest" sshd and all it ran',
-    '',
-    transferTable(report.transfers.filter((r) => r.payload === 'blob')),
-    '',
   ];
+  const blobRows = report.transfers.filter((r) => r.payload === 'blob');
+  if (blobRows.length) lines.push('', transferTable(blobRows));
+  lines.push('');
   if (report.tensorStore) {
     const t = report.tensorStore;
     lines.push(
@@ -300,7 +300,7 @@ export function formatReport(report: BenchReport): string {
       '',
     );
   }
-  if (report.peakRss.length === 0) lines.push('peak RSS: not measured (needs GNU time at /usr/bin/time)');
+  if (report.peakRss.length === 0 && settings.parts.includes('rss')) lines.push('peak RSS: not measured (needs GNU time at /usr/bin/time)');
   for (const r of report.peakRss) {
     lines.push(`peak RSS of ollama-push, ${(r.blobBytes / MiB).toFixed(0)} MiB blob (loopback): ${(r.peakRssBytes / MiB).toFixed(1)} MiB (push took ${r.seconds.toFixed(2)} s)`);
   }

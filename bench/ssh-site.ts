@@ -1,4 +1,5 @@
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { startSshd, type TestSshd } from '../test/harness/sshd.js';
 import { startTcpProxy, type TcpProxy } from '../test/harness/tcp-proxy.js';
@@ -67,6 +68,8 @@ export interface SshSite {
   proxyBytesUpSince(scenario: Scenario, mark: SiteMark): number;
   /** Bytes the client has sent through the scenario's proxy so far (0 for a loopback scenario). */
   proxyBytesUp(scenario: Scenario): number;
+  /** The pid of the scenario's sshd listener. */
+  sshdPid(scenario: Scenario): number;
   stop(): Promise<void>;
 }
 
@@ -94,11 +97,18 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
   const loopCount = await writeSlowBashrc(slowHome, rcSeconds);
 
   const started: Destination[] = [];
+  /** Stops everything even when one step fails (a proxy left listening would keep the bench from exiting). */
   const stop = async () => {
+    const errors: unknown[] = [];
     for (const d of started.splice(0)) {
-      await d.proxy.close();
-      await d.sshd.stop();
+      await d.proxy.close().catch((error: unknown) => errors.push(error));
+      await d.sshd.stop().catch(async (error: unknown) => {
+        // A session still exiting may write into sshd's dir while it is removed (ENOTEMPTY): remove it again.
+        await sleep(500);
+        await rm(d.sshd.dir, { recursive: true, force: true }).catch(() => errors.push(error));
+      });
     }
+    if (errors.length) throw errors[0];
   };
   try {
     const start = async (alias: string, home: string): Promise<Destination> => {
@@ -175,6 +185,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
       },
       proxyBytesUpSince: (scenario, mark) => (scenario.delayed ? of(scenario).proxy.bytesUp - mark.proxyBytesUp : 0),
       proxyBytesUp: (scenario) => (scenario.delayed ? of(scenario).proxy.bytesUp : 0),
+      sshdPid: (scenario) => of(scenario).pid,
       stop,
     };
   } catch (error) {
