@@ -111,9 +111,12 @@ export class RemoteStore {
    * Sends small blobs in one command (see SMALL_BLOBS): `data` is their bytes in the order given. Returns
    * the hashes that failed verification there, by digest.
    */
-  async sendSmallBlobs(blobs: readonly { digest: Digest; size: number }[], data: Readable): Promise<Map<string, string>> {
-    const list = lines([...blobs.map((b) => `${b.digest.hex} ${b.size}`), '.']);
-    const { stdout } = await this.exec('small-blobs', [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''], { stdin: Readable.from(concat(list, data)) });
+  /**
+   * Sends a tar of whole blobs (see small-blobs.sh); returns the sha256 the destination read of each blob
+   * that failed verification there, by hex.
+   */
+  async sendSmallBlobs(digests: readonly Digest[], tar: Readable): Promise<Map<string, string>> {
+    const { stdout } = await this.exec('small-blobs', [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''], { stdin: tar });
     const mismatches = new Map<string, string>();
     const answered = new Set<string>();
     for (const line of stdout.toString('utf8').split('\n')) {
@@ -122,8 +125,8 @@ export class RemoteStore {
       answered.add(hex);
       if (outcome === 'mismatch') mismatches.set(hex, sum ?? '');
     }
-    const missing = blobs.find((b) => !answered.has(b.digest.hex));
-    if (missing) throw this.protocolError('small blobs', stdout.toString('utf8'), missing.digest);
+    const missing = digests.find((d) => !answered.has(d.hex));
+    if (missing) throw this.protocolError('small blobs', stdout.toString('utf8'), missing);
     return mismatches;
   }
 
@@ -347,9 +350,4 @@ function parseRange(text: string): ByteRange[] {
 
 function lines(items: readonly string[]): Buffer {
   return Buffer.from(items.map((item) => `${item}\n`).join(''));
-}
-
-async function* concat(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
-  yield head;
-  yield* rest as AsyncIterable<Buffer>;
 }

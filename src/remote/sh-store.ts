@@ -70,7 +70,7 @@ export class ShStore implements Destination {
     const small = blobs.filter(isSmallBlob);
     const smallSent =
       small.length > 0
-        ? sendSmallBlobs(small, { remote, source, onEvent: hooks.onEvent, published: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
+        ? sendSmallBlobs(small, { remote, source, jobs, onEvent: hooks.onEvent, published: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
         : Promise.resolve(new Map<string, unknown>());
     smallSent.catch(() => undefined);
     const failures = new Map<string, unknown>();

@@ -1,4 +1,7 @@
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pLimit from 'p-limit';
+import { pack as tarPack } from 'tar-stream';
 import type { BlobSource } from '../destination/destination.js';
 import { PushError } from '../errors.js';
 import { digestString } from '../store/digest.js';
@@ -6,8 +9,11 @@ import type { PushEventListener } from '../transfer/events.js';
 import type { BlobPlan } from '../transfer/plan.js';
 import type { RemoteStore } from './remote-store.js';
 
-/** Blobs this small (configs, templates, params, licenses) go together in one command, not one each. */
-const SMALL_BLOB_MAX = 1024 * 1024;
+/** Blobs up to this size go whole, in tar batches, not in ranges: a tensor model has thousands of them. */
+const SMALL_BLOB_MAX = 4 * 1024 * 1024;
+/** A batch is one command: a run cut short sends at most this much again per channel. */
+const BATCH_BYTES = 32 * 1024 * 1024;
+const BATCH_BLOBS = 4096;
 
 export function isSmallBlob(blob: BlobPlan): boolean {
   return blob.status !== 'present' && blob.descriptor.size <= SMALL_BLOB_MAX && blob.stagedBytes === 0;
@@ -17,24 +23,49 @@ export interface SmallBlobsContext {
   readonly remote: RemoteStore;
   readonly source: BlobSource;
   readonly onEvent?: PushEventListener | undefined;
+  /** Batches sent at once (channels). */
+  readonly jobs: number;
   /** Told of each blob the destination confirmed published (its bytes count as sent). */
   readonly published: (hex: string, size: number) => void;
 }
 
-/** Sends every small blob in one command; returns the error of each blob that failed, by digest. */
+/** Sends the small blobs in batches, several at once; returns the error of each blob that failed, by digest. */
 export async function sendSmallBlobs(blobs: readonly BlobPlan[], context: SmallBlobsContext): Promise<Map<string, unknown>> {
+  const limit = pLimit(Math.max(1, context.jobs));
+  const failures = new Map<string, unknown>();
+  await Promise.all(
+    batches(blobs).map((batch) =>
+      limit(async () => {
+        for (const [hex, failure] of await sendBatch(batch, context)) failures.set(hex, failure);
+      }),
+    ),
+  );
+  return failures;
+}
+
+function batches(blobs: readonly BlobPlan[]): BlobPlan[][] {
+  const all: BlobPlan[][] = [];
+  let current: BlobPlan[] = [];
+  let bytes = 0;
+  for (const blob of blobs) {
+    if (current.length > 0 && (bytes + blob.descriptor.size > BATCH_BYTES || current.length >= BATCH_BLOBS)) {
+      all.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(blob);
+    bytes += blob.descriptor.size;
+  }
+  if (current.length > 0) all.push(current);
+  return all;
+}
+
+async function sendBatch(blobs: readonly BlobPlan[], context: SmallBlobsContext): Promise<Map<string, unknown>> {
   const { remote, source, onEvent } = context;
   for (const blob of blobs) onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: 0 });
-  async function* concatenated() {
-    for (const blob of blobs) {
-      const { descriptor } = blob;
-      const onBytes = (n: number) => onEvent?.({ type: 'bytes', hex: descriptor.digest.hex, bytes: n });
-      yield* source.read(descriptor, { start: 0, end: descriptor.size }, onBytes) as AsyncIterable<Buffer>;
-    }
-  }
   const mismatches = await remote.sendSmallBlobs(
-    blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size })),
-    Readable.from(concatenated()),
+    blobs.map((b) => b.descriptor.digest),
+    tarOf(blobs, source, onEvent),
   );
   const failures = new Map<string, unknown>();
   for (const blob of blobs) {
@@ -56,4 +87,20 @@ export async function sendSmallBlobs(blobs: readonly BlobPlan[], context: SmallB
     );
   }
   return failures;
+}
+
+/** The blobs as a tar of `sha256-<hex>` files, read from the source as the archive is consumed. */
+function tarOf(blobs: readonly BlobPlan[], source: BlobSource, onEvent: PushEventListener | undefined): Readable {
+  const archive = tarPack();
+  const mtime = new Date();
+  (async () => {
+    for (const { descriptor } of blobs) {
+      const { digest, size } = descriptor;
+      const onBytes = (n: number) => onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
+      const entry = archive.entry({ name: `sha256-${digest.hex}`, size, mode: 0o644, mtime, type: 'file' });
+      await pipeline(source.read(descriptor, { start: 0, end: size }, onBytes), entry);
+    }
+    archive.finalize();
+  })().catch((error: unknown) => archive.destroy(error as Error));
+  return Readable.from(archive as AsyncIterable<Buffer>, { objectMode: false });
 }
