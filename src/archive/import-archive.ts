@@ -51,6 +51,15 @@ export interface ImportResult {
   readonly seconds: number;
 }
 
+/** Blob entries this small are read whole into memory and sent in batches (a tensor model has thousands). */
+const BATCHED_BLOB_MAX = 4 * 1024 * 1024;
+const PENDING_BYTES = 32 * 1024 * 1024;
+
+interface PendingBlob {
+  readonly digest: Digest;
+  readonly data: Buffer;
+}
+
 /** Ollama manifests are a few KB; anything this big is not one. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -76,6 +85,8 @@ export async function importArchive(options: ImportOptions): Promise<ImportResul
 
 interface ImportContext extends ImportOptions {
   readonly sent: { bytes: number };
+  /** Small blob entries read and verified, waiting to go to the destination together (one probe, one batch). */
+  readonly pending: PendingBlob[];
   readonly blobs: Map<string, ImportedBlob>;
   /** Blobs of the archive that did not make it (tampered, or failed on the destination), by hex. */
   readonly failed: Map<string, PushError>;
@@ -102,6 +113,7 @@ async function importOnce(options: ImportOptions, sent: { bytes: number }): Prom
   const context: ImportContext = {
     ...options,
     sent,
+    pending: [],
     blobs: new Map(),
     failed: new Map(),
     manifests: new Map(),
@@ -158,13 +170,19 @@ async function readArchive(context: ImportContext): Promise<PushError | undefine
       lastEnd = entry.offset + TAR_BLOCK + paddedSize(header.size);
       const kind = classifyEntry(header.name, header.type);
       const reader = entryReader(entry);
-      if (kind.kind === 'blob') await importBlob(kind.digest, header.size, reader, context);
+      if (kind.kind === 'blob' && header.size <= BATCHED_BLOB_MAX) await keepSmallBlob(kind.digest, header.size, reader, context);
+      else if (kind.kind === 'blob') {
+        await sendPending(context);
+        await importBlob(kind.digest, header.size, reader, context);
+      }
       else if (kind.kind === 'manifest') await keepManifest(kind.path, kind.name, header.size, reader, context);
       else await reader.drain();
     }
     await feeding;
+    await sendPending(context);
   } catch (error) {
     input.destroy();
+    if (!(error instanceof PushError)) await sendPending(context);
     extract.destroy();
     if (error instanceof PushError) throw error;
     const reason = (error as Error)?.message ?? String(error);
@@ -253,6 +271,60 @@ async function importBlob(digest: Digest, size: number, reader: EntryReader, con
     if (context.freeBytes !== undefined) context.freeBytes -= size;
   }
   context.blobs.set(hex, { digest: digestString(digest), size, status: entry.state.read ? 'sent' : 'present' });
+}
+
+/** Reads a small entry whole and verifies it; sends the batch once it is big enough. */
+async function keepSmallBlob(digest: Digest, size: number, reader: EntryReader, context: ImportContext): Promise<void> {
+  const hex = digest.hex;
+  const chunks: Buffer[] = [];
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) chunks.push(chunk);
+  const data = Buffer.concat(chunks);
+  progress(context, hex, data.length);
+  if (context.blobs.has(hex) || context.failed.has(hex) || context.pending.some((p) => p.digest.hex === hex)) return;
+  if (data.length !== size) throw new Error(`entry blobs/sha256-${hex} ended after ${data.length} of ${size} bytes`);
+  const actual = createHash('sha256').update(data).digest('hex');
+  if (actual !== hex) {
+    context.failed.set(
+      hex,
+      new PushError(`archive entry blobs/sha256-${hex} does not match its digest (its content hashes to sha256:${actual}): the archive is damaged or was altered`, {
+        side: 'local',
+        digest: digestString(digest),
+      }),
+    );
+    return;
+  }
+  context.pending.push({ digest, data });
+  if (context.pending.reduce((sum, p) => sum + p.data.length, 0) >= PENDING_BYTES) await sendPending(context);
+}
+
+/** Sends the pending small blobs: one probe for all, then one upload of those the destination lacks. */
+async function sendPending(context: ImportContext): Promise<void> {
+  const pending = context.pending.splice(0);
+  if (pending.length === 0) return;
+  const { destination } = context;
+  const state = await destination.probe({ digests: pending.map((p) => p.digest), manifests: [], create: false });
+  const missing = pending.filter((p) => state.blobs.get(p.digest.hex)?.publishedSize !== p.data.length);
+  for (const p of pending) {
+    if (!missing.includes(p)) context.blobs.set(p.digest.hex, { digest: digestString(p.digest), size: p.data.length, status: 'present' });
+  }
+  const plans = missing.map((p) => planBlob({ digest: p.digest, size: p.data.length, mediaType: 'blob' }, undefined, [], Number.MAX_SAFE_INTEGER));
+  const byHex = new Map(missing.map((p) => [p.digest.hex, p.data]));
+  const source: BlobSource = {
+    read: (blob, range) => Readable.from([byHex.get(blob.digest.hex)!.subarray(range.start, range.end)]),
+    hash: () => Promise.reject(new Error('an archive entry is read once, in order')),
+    damaged: async () => undefined,
+  };
+  const failures = await destination.upload(plans, source, { stored: () => {}, jobs: 1, rangeSize: Number.MAX_SAFE_INTEGER, ...(context.onEvent ? { onEvent: context.onEvent } : {}) });
+  for (const p of missing) {
+    const failure = failures.get(p.digest.hex);
+    if (failure instanceof PushError && failure.retryable) throw failure;
+    if (failure) {
+      context.failed.set(p.digest.hex, failure instanceof PushError ? failure : new PushError(String(failure), { side: 'remote', digest: digestString(p.digest), cause: failure }));
+      continue;
+    }
+    context.sent.bytes += p.data.length;
+    context.blobs.set(p.digest.hex, { digest: digestString(p.digest), size: p.data.length, status: 'sent' });
+  }
 }
 
 /**
