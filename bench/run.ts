@@ -20,7 +20,7 @@ import {
 } from './report.js';
 import { measureResume } from './resume.js';
 import { type Scenario, type SshSite, startSshSite } from './ssh-site.js';
-import { type TensorStore, writeTensorStore } from './tensor-store.js';
+import { type TensorStore, writeTensorStore } from '../test/harness/tensor-store.js';
 import { type SyntheticStore, writeSyntheticStore } from '../test/harness/synthetic-store.js';
 import { onTeardown, teardown, teardownOnSignals } from './teardown.js';
 import { allBlobsArrived, largeBlobArrived, measureTransfers, type TransferRuns } from './transfers.js';

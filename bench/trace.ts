@@ -14,7 +14,7 @@ import { machineCpuSeconds } from './cpu.js';
 import { method, ollamaPushArgs, type BenchStore } from './methods.js';
 import { runMeasured, spawnTracked, killRunning } from './processes.js';
 import { type ScenarioName, startSshSite } from './ssh-site.js';
-import { writeTensorStore } from './tensor-store.js';
+import { writeTensorStore } from '../test/harness/tensor-store.js';
 import { onTeardown, teardown, teardownOnSignals } from './teardown.js';
 import { writeSyntheticStore } from '../test/harness/synthetic-store.js';
 

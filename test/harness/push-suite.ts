@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { copyFixtureStore, runCli, tempDir } from './cli.js';
 import { checkOllamaStore } from './ollama-store-checker.js';
+import { writeTensorStore } from './tensor-store.js';
 
 /** How the suite reaches a destination: extra CLI flags (none for a local dir, --host for SSH, ...). */
 export interface TestDestination {
@@ -192,6 +193,17 @@ export function definePushSuite(label: string, open: () => Promise<TestDestinati
       expect(result.blobs.filter((b) => b.status === 'mismatch')).toHaveLength(1);
       expect(result.bytesSent).toBe(bigSize);
       expect((await checkOllamaStore(remote)).problems).toEqual([]);
+    });
+
+    it('pushes a per-tensor model of 2,500 blobs (more digests than fit in one command line), then sends nothing', async () => {
+      const tensors = await writeTensorStore(join(work.path, 'tensors'), { blobs: 2500, minBytes: 64, maxBytes: 64 * 1024 });
+      const push = (...args: string[]) => runCli([...args, '--models-dir', tensors.modelsDir, '--remote-path', remote, '--json', ...destination.args], { env: destination.env });
+      const first = await push(...tensors.models);
+      expect(first.code, first.stderr.slice(-2000)).toBe(0);
+      expect((await checkOllamaStore(remote)).blobs).toHaveLength(2501);
+      expect((await checkOllamaStore(remote)).problems).toEqual([]);
+      const second = await push(...tensors.models);
+      expect(JSON.parse(second.stdout).bytesSent).toBe(0);
     });
   });
 }

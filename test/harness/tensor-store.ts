@@ -1,7 +1,6 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { BenchStore } from './methods.js';
 
 const TENSOR_MEDIA_TYPE = 'application/vnd.ollama.image.tensor';
 const SMALL_BLOB_MAX = 1024 * 1024;
@@ -13,7 +12,12 @@ export interface TensorStoreShape {
   readonly maxBytes: number;
 }
 
-export interface TensorStore extends BenchStore {
+export interface TensorStore {
+  readonly modelsDir: string;
+  /** Model names as the CLI takes them. */
+  readonly models: readonly string[];
+  /** Bytes of every file in blobs/ and manifests/. */
+  readonly bytes: number;
   /** Files in blobs/: the tensors and the config. */
   readonly blobCount: number;
   /** Bytes of those files. */
