@@ -31,7 +31,7 @@ export async function openOne(given: DestinationFlags, command: string): Promise
 
 /** The destination's listing; a store that is not there is an error (a typo in a PVC id must not look like an empty store). */
 export async function listingOf(destination: Destination, command: string): Promise<DestinationListing> {
-  if (!destination.list) throw usageError(`${command} is not available for ${destination.label}: it lists Ollama stores reached by sh`);
+  if (!destination.list) throw usageError(`${command} works on Ollama stores (a directory, --host, --rsh, --pvc, --pod), not on ${destination.label}`);
   const listing = await destination.list();
   if (!listing.exists) {
     throw new PushError(`no Ollama store at ${destination.where}: the remote path does not exist; check it (a typo in a PVC id?)`, { side: 'usage' });
