@@ -9,18 +9,17 @@ enter_store "$given" "$layout" || exit 1
 models=$PWD
 enter_staging
 st=$PWD
-list=
-while read -r h size && [ "$h" != . ]; do list="$list$h $size
-"; done
-manifest=$(mktemp manifest.XXXXXXXXXX) || exit 1
-trap 'rm -f "$st/$manifest"' EXIT
+list=$(mktemp list.XXXXXXXXXX) || exit 1
+manifest=$(mktemp manifest.XXXXXXXXXX) || { rm -f "$list"; exit 1; }
+trap 'rm -f "$st/$list" "$st/$manifest"' EXIT
+while read -r h size && [ "$h" != . ]; do printf '%s %s\n' "$h" "$size"; done > "$list"
 cat > "$manifest" && chmod 644 "$manifest" || exit 1
 [ -z "$co" ] || chown -h "$co" "$manifest" || exit 1
 
 # check DIR: every blob of the list is published in DIR, the models dir, reached from here with cd -P up
 # the directories entered (never by its path, which the store's owner could point elsewhere meanwhile).
 check() {
-  r=$(cd -P -- "$1" && printf %s "$list" | missing_blobs) || exit 1
+  r=$(cd -P -- "$1" && missing_blobs < "$st/$list") || exit 1
   case $r in
     unsafe*) unsafe "$models/blobs/sha256-${r#unsafe } is not a regular file (a link or a directory where a blob belongs): remove it" ;;
     missing*) echo "$r"; exit 0 ;;
