@@ -10,6 +10,7 @@ models=$PWD
 enter_staging
 st=$PWD
 list=$(mktemp list.XXXXXXXXXX) || exit 1
+# prune.sh waits for manifest.* files: this one must exist from before the first check to the rename.
 manifest=$(mktemp manifest.XXXXXXXXXX) || { rm -f "$list"; exit 1; }
 trap 'rm -f "$st/$list" "$st/$manifest"' EXIT
 while read -r h size && [ "$h" != . ]; do printf '%s %s\n' "$h" "$size"; done > "$list"
