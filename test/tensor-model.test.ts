@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './harness/cli.js';
 import { checkOllamaStore } from './harness/ollama-store-checker.js';
-import { sshdAvailable, startSshd, type TestSshd } from './harness/sshd.js';
+import { sshdAvailable, startSshd } from './harness/sshd.js';
 import { type TensorStore, writeTensorStore } from './harness/tensor-store.js';
 
 /** Remote commands a run started, from --verbose's trace (`run <program> ...`). */
@@ -47,14 +47,9 @@ describe('a per-tensor model of 10,000 blobs', () => {
     expect((await cli(['diff', model, '--remote-path', remote, '--exit-code'])).code).toBe(0);
   });
 
-  describe.runIf(sshdAvailable())('over the real sshd', () => {
-    let sshd: TestSshd;
-    beforeAll(async () => {
-      sshd = await startSshd();
-    });
-    afterAll(() => sshd?.stop());
-
-    it('pushes, diffs up to date, and a no-op push is one connection and one remote command', async () => {
+  it.runIf(sshdAvailable())('over the real sshd: pushes, diffs up to date, and a no-op push is one connection and one remote command', async () => {
+    const sshd = await startSshd();
+    try {
       const remote = join(work.path, 'ssh-remote');
       const pushed = await cli([model, '--host', sshd.alias, '--remote-path', remote, '--mkdir'], sshd.env);
       expect(pushed.code, pushed.stderr.slice(-2000)).toBe(0);
@@ -63,6 +58,8 @@ describe('a per-tensor model of 10,000 blobs', () => {
       const again = await cli([model, '--host', sshd.alias, '--remote-path', remote, '--verbose'], sshd.env);
       expect(again.code).toBe(0);
       expect(remoteCommands(again.stderr)).toEqual(['probe']);
-    });
+    } finally {
+      await sshd.stop();
+    }
   });
 });
