@@ -194,6 +194,7 @@ const s2 = (n: number | null) => (n === null || Number.isNaN(n) ? 'n/a' : n.toFi
 /** The targets of issues 14 and 13, judged on this run's medians. */
 export function judgeTargets(report: Omit<BenchReport, 'targets'>): Target[] {
   const targets: Target[] = [];
+  const slow = `${report.loginShell.targetSeconds} s login shell`;
   const row = (payload: PayloadName, method: MethodName, scenario: ScenarioName) =>
     report.transfers.find((r) => r.payload === payload && r.method === method && r.scenario === scenario);
   const vsRsync = (payload: PayloadName, scenario: ScenarioName, limit: number, what: string, issue: 13 | 14) => {
@@ -224,12 +225,12 @@ export function judgeTargets(report: Omit<BenchReport, 'targets'>): Target[] {
         `destination ${s2(op.destCpuSeconds)} s vs ${s2(rsync.destCpuSeconds)} s`,
     });
   };
-  vsRsync('blob', 'loopback-slowrc', 1.0, 'LAN (loopback), 0.2 s login shell', 14);
+  vsRsync('blob', 'loopback-slowrc', 1.0, `LAN (loopback), ${slow}`, 14);
   vsRsync('blob', 'loopback', 0.9, 'LAN (loopback), empty HOME', 14);
-  cpu('loopback-slowrc', 'LAN, 0.2 s login shell');
+  cpu('loopback-slowrc', `LAN, ${slow}`);
   cpu('loopback', 'LAN, empty HOME');
-  vsRsync('blob', 'proxy-slowrc', 0.45, '40 ms RTT, 0.2 s login shell', 14);
-  vsRsync('blob', 'proxy', 0.45, '40 ms RTT, empty HOME', 14);
+  vsRsync('blob', 'proxy-slowrc', 0.45, `${2 * report.settings.delayMs} ms RTT, ${slow}`, 14);
+  vsRsync('blob', 'proxy', 0.45, `${2 * report.settings.delayMs} ms RTT, empty HOME`, 14);
   if (report.resume) {
     const r = report.resume;
     targets.push({
@@ -270,11 +271,11 @@ export function judgeTargets(report: Omit<BenchReport, 'targets'>): Target[] {
           : `failed: ${r.failure ?? 'no runs'}`,
     });
   };
-  noop('models', 'loopback-slowrc', 'no-op push of 4 models, LAN, 0.2 s login shell', 14);
-  noop('models', 'proxy-slowrc', 'no-op push of 4 models, 40 ms RTT, 0.2 s login shell', 14);
-  vsRsync('tensor', 'loopback-slowrc', 1.0, `per-tensor model (${report.tensorStore?.blobCount ?? '?'} blobs), LAN, 0.2 s login shell`, 13);
+  noop('models', 'loopback-slowrc', `no-op push of 4 models, LAN, ${slow}`, 14);
+  noop('models', 'proxy-slowrc', `no-op push of 4 models, ${2 * report.settings.delayMs} ms RTT, ${slow}`, 14);
+  vsRsync('tensor', 'loopback-slowrc', 1.0, `per-tensor model (${report.tensorStore?.blobCount ?? '?'} blobs), LAN, ${slow}`, 13);
   vsRsync('tensor', 'loopback', 1.0, `per-tensor model (${report.tensorStore?.blobCount ?? '?'} blobs), LAN, empty HOME`, 13);
-  noop('tensor', 'loopback-slowrc', 'no-op push of the per-tensor model, LAN, 0.2 s login shell', 13);
+  noop('tensor', 'loopback-slowrc', `no-op push of the per-tensor model, LAN, ${slow}`, 13);
   noop('tensor', 'loopback', 'no-op push of the per-tensor model, LAN, empty HOME', 13);
   return targets;
 }

@@ -19,7 +19,7 @@ import {
   writeReport,
 } from './report.js';
 import { measureResume } from './resume.js';
-import { type Scenario, type SshSite, startSshSite } from './ssh-site.js';
+import { type ScenarioName, type SshSite, startSshSite } from './ssh-site.js';
 import { type TensorStore, writeTensorStore } from '../test/harness/tensor-store.js';
 import { type SyntheticStore, writeSyntheticStore } from '../test/harness/synthetic-store.js';
 import { onTeardown, teardown, teardownOnSignals } from './teardown.js';
@@ -31,7 +31,10 @@ const NOOP_MODELS = 4;
 /** The resume scenario runs over the 40 ms link to the destination with the slow login shell, as a user's would be. */
 const RESUME_SCENARIO = 'proxy-slowrc';
 /** The per-tensor model is pushed over the LAN (loopback), with either HOME. */
-const TENSOR_SCENARIOS = ['loopback-slowrc', 'loopback'];
+const TENSOR_SCENARIOS: readonly ScenarioName[] = ['loopback-slowrc', 'loopback'];
+/** --smoke keeps to a minute: the no-ops and the per-tensor model in fewer scenarios (the transfers in all). */
+const SMOKE_NOOP_SCENARIOS: readonly ScenarioName[] = ['loopback', 'loopback-slowrc'];
+const SMOKE_TENSOR_SCENARIOS: readonly ScenarioName[] = ['loopback-slowrc'];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -100,13 +103,16 @@ async function runBench(options: BenchOptions): Promise<void> {
   const peakRss = want('rss') ? await peakRssRuns(site, options, store, work) : [];
   const noopRuns: NoopRuns[] = [];
   // One after the other: each run's share of sshd's log and CPU must be its own.
-  if (want('noop')) for (const scenario of site.scenarios) noopRuns.push(await measureNoop(site, scenario, 'models', noopStore, options.rounds, work));
+  if (want('noop')) {
+    const scenarios = options.smoke ? SMOKE_NOOP_SCENARIOS.map((name) => site.scenario(name)) : site.scenarios;
+    for (const scenario of scenarios) noopRuns.push(await measureNoop(site, scenario, 'models', noopStore, options.rounds, work));
+  }
 
   let tensor: TensorStore | undefined;
   if (want('tensor')) {
     log(`bench: writing a per-tensor model of ${options.tensorBlobs} blobs (1 KiB to ${options.tensorMaxKiB} KiB)`);
     tensor = await writeTensorStore(join(work, 'store-tensor'), { blobs: options.tensorBlobs, minBytes: 1024, maxBytes: options.tensorMaxKiB * 1024 });
-    const scenarios = TENSOR_SCENARIOS.map((name) => site.scenarios.find((s) => s.name === name)!);
+    const scenarios = (options.smoke ? SMOKE_TENSOR_SCENARIOS : TENSOR_SCENARIOS).map((name) => site.scenario(name));
     transferRuns.push(
       ...(await measureTransfers({
         site,
@@ -127,7 +133,7 @@ async function runBench(options: BenchOptions): Promise<void> {
   if (want('resume')) {
     log(`bench: writing a ${options.resumeMiB} MiB store for the resume scenario`);
     const resumeStore = await writeSyntheticStore(join(work, 'store-resume'), [options.resumeMiB]);
-    const scenario: Scenario = site.scenarios.find((s) => s.name === RESUME_SCENARIO)!;
+    const scenario = site.scenario(RESUME_SCENARIO);
     resume = summarizeResume(await measureResume(site, scenario, resumeStore, options.killAtPercent / 100, options.rounds, join(work), log));
   }
 

@@ -115,18 +115,7 @@ async function main(): Promise<void> {
     const at = () => ((performance.now() - started) / 1000).toFixed(3).padStart(7);
     let clientCpu: number | null = null;
     if (name === 'ollama-push') {
-      const child = spawnTracked(process.execPath, [...ollamaPushArgs(store, scenario.alias, dest), '--verbose'], { env: site.env, stdio: ['ignore', 'ignore', 'pipe'] });
-      const lines: string[] = [];
-      let buffered = '';
-      child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-        buffered += s;
-        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          if (/^ollama-push: \[\d+\] /.test(line)) lines.push(`${at()} s  ${line.slice(13, 160)}`);
-        }
-      });
-      await new Promise((resolve) => child.on('close', resolve));
+      const lines = await verbosePush(site.env, ollamaPushArgs(store, scenario.alias, dest), at);
       process.stdout.write(`\nollama-push --verbose, remote commands (client clock):\n${lines.join('\n')}\n`);
     } else {
       clientCpu = (await method('rsync').run({ site, scenario, store, dest })).clientCpuSeconds;
@@ -147,6 +136,36 @@ async function main(): Promise<void> {
   await mkdir(dest);
   const r = await runMeasured(process.execPath, ollamaPushArgs(store, scenario.alias, dest), { env: site.env });
   process.stdout.write(`\nollama-push again under GNU time: ${r.seconds.toFixed(2)} s, client cpu ${r.clientCpuSeconds?.toFixed(2)} s, peak RSS ${((r.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB\n`);
+  // The same push once more: a no-op.
+  const mark = await site.mark(scenario);
+  const started = performance.now();
+  const at = () => ((performance.now() - started) / 1000).toFixed(3).padStart(7);
+  const lines = await verbosePush(site.env, ollamaPushArgs(store, scenario.alias, dest), at);
+  const seconds = (performance.now() - started) / 1000;
+  const destCpu = await site.destCpuSince(scenario, mark);
+  const noop = await runMeasured(process.execPath, ollamaPushArgs(store, scenario.alias, dest), { env: site.env });
+  process.stdout.write(
+    `\nno-op push --verbose: ${seconds.toFixed(2)} s, destination cpu ${destCpu.toFixed(2)} s\n${lines.join('\n')}\n` +
+      `no-op push again under GNU time: ${noop.seconds.toFixed(2)} s, client cpu ${noop.clientCpuSeconds?.toFixed(2)} s\n`,
+  );
+}
+
+/** Runs ollama-push --verbose; returns its remote-command lines, each stamped with the client's clock. */
+async function verbosePush(env: NodeJS.ProcessEnv, args: string[], at: () => string): Promise<string[]> {
+  const child = spawnTracked(process.execPath, [...args, '--verbose'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  let buffered = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    buffered += s;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (/^ollama-push: \[\d+\] /.test(line)) lines.push(`${at()} s  ${line.slice(13, 160)}`);
+    }
+  });
+  await new Promise((resolve) => child.on('close', resolve));
+  lines.push(`${at()} s  (exit)`);
+  return lines;
 }
 
 try {

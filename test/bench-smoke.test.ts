@@ -8,7 +8,9 @@ import { sshdAvailable } from './harness/sshd.js';
 
 const METHODS = ['ollama-push', 'rsync', 'scp', 'ssh-cat'];
 const SCENARIOS = ['loopback', 'proxy', 'loopback-slowrc', 'proxy-slowrc'];
-const TENSOR_SCENARIOS = ['loopback', 'loopback-slowrc'];
+// --smoke runs the no-ops and the per-tensor model in fewer scenarios than the full bench, to stay within a minute.
+const NOOP_SCENARIOS = ['loopback', 'loopback-slowrc'];
+const TENSOR_SCENARIOS = ['loopback-slowrc'];
 
 interface Row {
   payload: string;
@@ -86,8 +88,8 @@ describe.runIf(sshdAvailable())('npm run bench -- --smoke', () => {
     }
   });
 
-  it('times the no-op push of 4 models in every scenario', () => {
-    for (const scenario of SCENARIOS) {
+  it('times the no-op push of 4 models', () => {
+    for (const scenario of NOOP_SCENARIOS) {
       const noop = report.noop.find((r: Row) => r.payload === 'models' && r.scenario === scenario);
       expect(noop.failure, scenario).toBeUndefined();
       expect(noop.medianSeconds).toBeGreaterThan(0);
@@ -113,7 +115,7 @@ describe.runIf(sshdAvailable())('npm run bench -- --smoke', () => {
       expect(report.peakRss).toHaveLength(2);
       for (const r of report.peakRss) expect(r.peakRssBytes).toBeGreaterThan(0);
     }
-    expect(report.targets.length).toBeGreaterThanOrEqual(14);
+    expect(report.targets.length).toBeGreaterThanOrEqual(11);
     for (const t of report.targets) expect([true, false, null]).toContain(t.met);
     expect(report.machine.cores).toBeGreaterThan(0);
   });
