@@ -12,9 +12,12 @@ enter_blob_staging "$h"
 set --
 while read -r r && [ "$r" != . ]; do set -- "$@" "$r"; done
 # The client keeps stdin open while it wants the answer: its end (the client is done or gone) stops the
-# wait below within one nap, so nothing of this program outlives the client.
-(cd / && exec cat >/dev/null 2>&1) &
+# wait below within one nap, so nothing of this program outlives the client. The stdin of an asynchronous
+# list is /dev/null (dash applies that even over `<&0`), so it gets the client's stdin as fd 3.
+exec 3<&0
+(cd / && exec cat >/dev/null 2>&1) <&3 &
 client=$!
+exec 3<&-
 # Gives up after about two minutes without a new range too, and when the staged data it was reading goes
 # away (published by another run, or abandoned).
 nap=0.05; patience=2400
@@ -34,4 +37,5 @@ emit() {
   done
 }
 emit "$@" | sha256_of
-kill "$client" 2>/dev/null
+# Answered: the client may have ended its stdin (and so the watcher) already.
+kill "$client" 2>/dev/null || :
