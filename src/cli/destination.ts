@@ -38,6 +38,7 @@ export function openDestination(args: DestinationArgs, log: (line: string) => vo
     registry: args.registry,
     caFile: args['ca-file'],
     insecure: args.insecure,
+    stallTimeoutMs: args['stall-timeout'] === undefined ? undefined : args['stall-timeout'] * 1000,
     signal,
     log,
     ...(args.verbose ? { trace: (line: string) => process.stderr.write(`ollama-push: ${line}\n`) } : {}),

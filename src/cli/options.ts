@@ -1,6 +1,7 @@
 import { DEFAULT_RANGE_SIZE } from '../transfer/plan.js';
 import type { Argv } from 'yargs';
 import { usageError } from '../errors.js';
+import { DEFAULT_STALL_TIMEOUT_MS } from '../transport/stall-watch.js';
 
 export const MiB = 1024 * 1024;
 export const DEFAULT_RANGE_MIB = DEFAULT_RANGE_SIZE / MiB;
@@ -62,7 +63,12 @@ export function verifyOption<T>(yargs: Argv<T>) {
 export function sendingOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('bwlimit', { type: 'string', describe: 'Cap the total rate across all channels, like rsync: 50M (MiB/s), 500K, 20MB' })
-    .option('retries', { type: 'number', default: 5, describe: 'Reconnect and resume this many times after a dropped connection' });
+    .option('retries', { type: 'number', default: 5, describe: 'Reconnect and resume this many times after a dropped connection' })
+    .option('stall-timeout', {
+      type: 'number',
+      default: DEFAULT_STALL_TIMEOUT_MS / 1000,
+      describe: 'Drop a connection whose destination shows no progress for this many seconds (a stuck disk or process there) and resume; 0: never',
+    });
 }
 
 /** Options of push's parallel, ranged transfer. */
@@ -78,6 +84,8 @@ export function checkNumbers(args: DestinationArgs): void {
   if (!whole(args.jobs, 1)) throw usageError('--jobs must be a whole number of at least 1');
   if (!whole(args['range-size'], 1)) throw usageError('--range-size must be a whole number of MiB, at least 1');
   if (!whole(args.retries, 0)) throw usageError('--retries must be a whole number');
+  const stall = args['stall-timeout'];
+  if (stall !== undefined && !(Number.isFinite(stall) && stall >= 0)) throw usageError('--stall-timeout must be a number of seconds (0: never)');
   if (!whole(args.port, 1) || (args.port ?? 0) > 65535) throw usageError('--port must be a port number (1-65535)');
 }
 
@@ -113,6 +121,7 @@ export interface DestinationArgs extends LocalArgs {
   'range-size'?: number | undefined;
   retries?: number | undefined;
   bwlimit?: string | undefined;
+  'stall-timeout'?: number | undefined;
 }
 
 export interface SendingArgs {

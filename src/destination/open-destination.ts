@@ -45,6 +45,11 @@ export interface DestinationSpec {
   readonly caFile?: string | undefined;
   /** Plain HTTP to the registry (labs). */
   readonly insecure?: boolean | undefined;
+  /**
+   * Drop a command whose destination shows no progress for this long, and resume (default 60 s; 0: never).
+   * For Ollama stores (SSH, --rsh, kubectl exec, local); a registry has its HTTP timeouts.
+   */
+  readonly stallTimeoutMs?: number | undefined;
   /** Aborts a registry's requests (Ctrl-C). */
   readonly signal?: AbortSignal | undefined;
   /** Told of choices made on the way (the remote path found, a host key recorded). */
@@ -90,7 +95,8 @@ async function openShStore(spec: DestinationSpec): Promise<ShStore> {
   const transport = spec.trace ? tracingTransport(opened, spec.trace) : opened;
   try {
     const path = remotePath ?? (await defaultPath(transport, spec, log));
-    return new ShStore(new RemoteStore(transport, { path, sudo: spec.sudo ?? false, ...(spec.chown ? { chown: spec.chown } : {}) }));
+    const stall = spec.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: spec.stallTimeoutMs };
+    return new ShStore(new RemoteStore(transport, { path, sudo: spec.sudo ?? false, ...(spec.chown ? { chown: spec.chown } : {}), ...stall }));
   } catch (error) {
     await transport.close();
     throw error;

@@ -27,13 +27,19 @@ export function followBlob(blob: BlobPlan, context: FollowContext): Follower {
   const controller = new AbortController();
   let started = false;
   const all = [...blob.staged, ...blob.ranges].sort((a, b) => a.start - b.start);
+  // Asked for once the ranges are written: from then on the destination owes the hash (its stall watchdog).
+  let want = () => {};
+  const wanted = new Promise<void>((resolve) => (want = resolve));
   const result = context.followLimit(() => {
     if (controller.signal.aborted) return Promise.resolve('');
     started = true;
-    return context.remote.followHash(blob.descriptor.digest, all, controller.signal).catch(() => '');
+    return context.remote.followHash(blob.descriptor.digest, all, controller.signal, wanted).catch(() => '');
   });
   return {
-    hash: () => result,
+    hash: () => {
+      want();
+      return result;
+    },
     stop: () => controller.abort(),
     stopUnlessStarted: () => started || controller.abort(),
   };

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { PushError } from '../errors.js';
-import type { Digest } from '../store/digest.js';
+import { type Digest, digestString } from '../store/digest.js';
 import type { ByteRange } from '../destination/destination.js';
 import { END_MARK } from './programs.js';
 import type { WriteOutcome } from './remote-store.js';
@@ -14,6 +14,13 @@ export const PIECE_BYTES = 4 * 1024 * 1024;
 
 /** How a RangeWriter starts its command: stdin to feed, stdout as it comes, and its end. */
 export type StartWriter = (stdin: Readable, onStdout: (chunk: Buffer) => void) => Promise<unknown>;
+
+/** The stall watchdog of a writer's command (a StallWatch): told what it writes and when an answer is owed. */
+export interface WriterWatch {
+  doing(what: string): void;
+  waitFor(what?: string): void;
+  answered(): void;
+}
 
 /**
  * One long-lived writer on the destination (range-writer.sh on one channel): ranges are sent one after
@@ -28,7 +35,10 @@ export class RangeWriter {
   private wake: (() => void) | undefined;
   private spent = false;
 
-  constructor(start: StartWriter) {
+  constructor(
+    start: StartWriter,
+    private readonly watch?: WriterWatch,
+  ) {
     this.ended = start(this.input, (chunk) => this.receive(chunk)).then(
       () => Promise.reject(new PushError('the destination ended a range writer unexpectedly', { side: 'transport', retryable: true })),
       (error: unknown) => Promise.reject(error),
@@ -45,13 +55,16 @@ export class RangeWriter {
 
   async write(digest: Digest, size: number, range: ByteRange, data: Readable, deadOwner: string | undefined): Promise<WriteOutcome> {
     try {
+      this.watch?.doing(`writing blob ${digestString(digest)}`);
       this.input.write(`${digest.hex} ${size} ${range.start} ${range.end - range.start}${deadOwner ? ` ${deadOwner}` : ''}\n`);
       const feeding = this.feed(data, range.end - range.start).then(() => {
         this.input.write(END_MARK);
       });
       feeding.catch(() => undefined);
       await Promise.race([feeding, this.ended]);
+      this.watch?.waitFor();
       const answer = await Promise.race([this.nextLine(), this.ended]);
+      this.watch?.answered();
       if (answer === 'written' || answer === 'published' || answer === 'short') {
         if (answer === 'short') this.close();
         return answer;
@@ -67,6 +80,7 @@ export class RangeWriter {
 
   /** Ends the writer's input: it finishes the request in hand, then exits. */
   close(): void {
+    if (!this.spent) this.watch?.doing('ending a range writer');
     this.spent = true;
     this.input.end();
   }

@@ -1,11 +1,12 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { ByteRange } from '../destination/destination.js';
 import { PushError } from '../errors.js';
 import { type Digest, digestString } from '../store/digest.js';
 import type { Manifest } from '../store/manifest.js';
 import { manifestBlobs } from '../store/manifest.js';
-import { manifestSegments, type ModelName } from '../store/model-name.js';
+import { displayName, manifestSegments, type ModelName } from '../store/model-name.js';
 import { ConnectionLostError, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
+import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from '../transport/stall-watch.js';
 import { PIECE_BYTES, RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
 import { shellCommand } from '../transport/shell-quote.js';
@@ -57,6 +58,11 @@ export interface RemoteStoreOptions {
   readonly staleLockMinutes?: number;
   /** Give published files and the dirs made for them to USER[:GROUP]. */
   readonly chown?: string;
+  /**
+   * How long a command may owe a sign of life (its output, its stdin taken, its exit) before it is
+   * dropped as stuck with a retryable StallError (DEFAULT_STALL_TIMEOUT_MS); 0: never.
+   */
+  readonly stallTimeoutMs?: number;
 }
 
 /** The destination Ollama store, spoken to in POSIX sh through any transport. */
@@ -68,6 +74,8 @@ export class RemoteStore {
   private physical: string | undefined;
   private hasher: Hasher | undefined;
   private hasXxhsum = false;
+  /** The stall watchdogs of the commands running now. */
+  private readonly watches = new Set<StallWatch>();
 
   constructor(
     readonly transport: Transport,
@@ -104,7 +112,8 @@ export class RemoteStore {
   /** A long-lived writer for ranges (see RANGE_WRITER): one per channel, reused for every range it is given. */
   openRangeWriter(owner: string): RangeWriter {
     const args = [...this.store(), owner, String(this.options.staleLockMinutes ?? 2), String(PIECE_BYTES)];
-    return new RangeWriter((stdin, onStdout) => this.exec('range-writer', args, { stdin, onStdout }));
+    const watch = this.stallWatch('writing a range');
+    return new RangeWriter((stdin, onStdout) => this.exec('range-writer', args, { stdin, onStdout, watch }), watch);
   }
 
   /**
@@ -132,9 +141,10 @@ export class RemoteStore {
 
   /**
    * Hashes a blob on the destination while its ranges are written (see HASH_FOLLOW); `ranges` must cover
-   * the blob in order. Resolves with the sha256 of what it read; abort it when the blob fails.
+   * the blob in order. Resolves with the sha256 of what it read; abort it when the blob fails. It waits
+   * for the writes silently; once `wanted` resolves (they are done), the answer is owed (StallWatch).
    */
-  async followHash(digest: Digest, ranges: readonly ByteRange[], signal: AbortSignal): Promise<string> {
+  async followHash(digest: Digest, ranges: readonly ByteRange[], signal: AbortSignal, wanted?: Promise<void>): Promise<string> {
     // stdin stays open while the answer is wanted: its end stops the program on the destination.
     const stdin = new PassThrough();
     stdin.write(lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']));
@@ -145,7 +155,9 @@ export class RemoteStore {
       answer += chunk.toString('utf8');
       if (answer.includes('\n')) stop();
     };
-    return this.exec('hash-follow', [...this.store(), digest.hex, this.hasher ?? 'none'], { stdin, signal, onStdout }).then(
+    const watch = this.stallWatch(`hashing blob ${digestString(digest)}`);
+    void wanted?.then(() => watch?.waitFor());
+    return this.exec('hash-follow', [...this.store(), digest.hex, this.hasher ?? 'none'], { stdin, signal, onStdout, watch }).then(
       () => answer.trim(),
       () => '',
     ).finally(() => {
@@ -188,7 +200,8 @@ export class RemoteStore {
   async publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome> {
     const list = lines([...manifestBlobs(manifest).map((d) => `${d.digest.hex} ${d.size}`), '.']);
     const args = [...this.store(), this.options.chown ?? '', ...manifestSegments(name)];
-    const { stdout } = await this.exec('publish-manifest', args, { stdin: Buffer.concat([list, manifest.bytes]) });
+    const waiting = `publishing the manifest of ${displayName(name)}`;
+    const { stdout } = await this.exec('publish-manifest', args, { stdin: Buffer.concat([list, manifest.bytes]), waiting });
     const out = stdout.toString('utf8').trim();
     if (out === 'published' || out === 'unchanged') return out;
     if (out.startsWith('missing ')) return { missing: out.slice(8) };
@@ -221,13 +234,42 @@ export class RemoteStore {
     return [lock.owner, String(this.options.staleLockMinutes ?? 2), lock.deadOwner ?? ''];
   }
 
-  /** Runs one script with its arguments (under sudo -n with --sudo); a failure becomes a PushError about `digest`. */
-  private async exec(name: ProgramName, args: string[], options: RunOptions & { digest?: Digest } = {}): Promise<RunResult> {
-    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', program(name), 'ollama-push', ...args];
-    const { digest, ...run } = options;
-    const result = await this.transport.run(shellCommand(words), { ...run, label: `${name} ${shellCommand(args)}` }).catch((error: unknown) => {
-      throw error instanceof ConnectionLostError && digest ? error.about(digestString(digest)) : error;
+  /**
+   * A stall watchdog for one command (see RemoteStoreOptions.stallTimeoutMs); none when it is off. When
+   * one command stalls, every other one running is dropped with it: the destination is stuck, and the
+   * attempt ends at once to be retried, instead of each command waiting out its own timeout.
+   */
+  private stallWatch(what: string): StallWatch | undefined {
+    const ms = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    if (ms <= 0) return undefined;
+    return new StallWatch(this.transport.label, ms, what, (error) => {
+      for (const watch of this.watches) watch.abort(error);
     });
+  }
+
+  /**
+   * Runs one script with its arguments (under sudo -n with --sudo); a failure becomes a PushError about
+   * `digest`. Under a stall watchdog: `watch` when the caller has one, else one that waits for `waiting`.
+   */
+  private async exec(
+    name: ProgramName,
+    args: string[],
+    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined } = {},
+  ): Promise<RunResult> {
+    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', program(name), 'ollama-push', ...args];
+    const { digest, waiting, watch: given, ...rest } = options;
+    const watch = given ?? this.stallWatch(waiting ?? waitingFor(name, digest));
+    const run = watch ? watch.watching(rest) : rest;
+    if (watch) this.watches.add(watch);
+    const result = await this.transport
+      .run(shellCommand(words), { ...run, label: `${name} ${shellCommand(args)}` })
+      .catch((error: unknown) => {
+        throw error instanceof ConnectionLostError && digest ? error.about(digestString(digest)) : error;
+      })
+      .finally(() => {
+        watch?.stop();
+        if (watch) this.watches.delete(watch);
+      });
     if (result.code !== 0) throw this.commandError(result, digest);
     return result;
   }
@@ -299,6 +341,27 @@ export class RemoteStore {
     const args = [this.options.path, owner, String(this.options.staleLockMinutes ?? 2), dryRun ? '1' : '0'];
     const { stdout } = await this.exec('prune', args, { stdin: input });
     return stdout.toString('utf8');
+  }
+}
+
+/** What a program's run waits for, for the stall watchdog's message ("... while taking the lock of blob sha256:..."). */
+function waitingFor(name: ProgramName, digest: Digest | undefined): string {
+  const blob = digest ? `blob ${digestString(digest)}` : 'a blob';
+  switch (name) {
+    case 'probe':
+      return 'reading the state of the store';
+    case 'take-lock':
+      return `taking the lock of ${blob}`;
+    case 'commit-blob':
+      return `verifying and publishing ${blob}`;
+    case 'small-blobs':
+      return 'writing small blobs';
+    case 'hash-staged':
+      return 'checking the ranges staged before';
+    case 'hash-published':
+      return 'hashing the published blobs (--verify)';
+    default:
+      return `running ${name}`;
   }
 }
 

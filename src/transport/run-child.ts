@@ -55,11 +55,15 @@ export function closedError(label: string): PushError {
  */
 export const SPAWN_OPTIONS: SpawnOptionsWithStdioTuple<StdioPipe, StdioPipe, StdioPipe> = { stdio: ['pipe', 'pipe', 'pipe'], detached: true };
 
-/** Stops a child; one started with SPAWN_OPTIONS with everything it started. */
+/**
+ * Stops a child; one started with SPAWN_OPTIONS with everything it started, woken first if it was
+ * stopped (SIGSTOP, a job-control stop), where SIGTERM would wait until it is continued.
+ */
 export function stopChild(child: ChildProcessWithoutNullStreams): void {
   try {
     // A child that leads no process group of its own makes this fail (ESRCH), and is stopped alone.
     process.kill(-(child.pid ?? 0), 'SIGTERM');
+    process.kill(-(child.pid ?? 0), 'SIGCONT');
   } catch {
     child.kill('SIGTERM');
   }
@@ -67,16 +71,30 @@ export function stopChild(child: ChildProcessWithoutNullStreams): void {
 
 /**
  * Feeds a child process its stdin and collects its output and how it ended. Once `options.signal`
- * aborts, the child is stopped and the run rejects with the signal's reason.
+ * aborts, the child is stopped and the run rejects at once with the signal's reason: a child that does
+ * not end (stuck in a disk wait) is let go, its pipes closed, and keeps nothing of ours waiting.
  */
 export function runChild(child: ChildProcessWithoutNullStreams, options: RunOptions): Promise<ChildExit> {
+  options.onStart?.();
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
-  child.stderr.on('data', (b: Buffer) => stderr.push(b));
-  const onAbort = () => stopChild(child);
-  if (options.signal?.aborted) onAbort();
-  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  child.stdout.on('data', (b: Buffer) => {
+    if (options.onStdout) options.onStdout(b);
+    else stdout.push(b);
+    options.onOutput?.();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr.push(b);
+    options.onOutput?.();
+  });
+  let aborted: (reason: unknown) => void = () => {};
+  const abortion = new Promise<never>((_, reject) => (aborted = reject));
+  const onAbort = () => {
+    stopChild(child);
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
+    aborted(options.signal?.reason);
+  };
   const input = options.stdin === undefined ? Readable.from([]) : Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
   // A command that exits early closes its stdin (EPIPE): its exit status tells what happened, not the pipe.
   const fed = pipeline(input, child.stdin).catch((error: NodeJS.ErrnoException) => {
@@ -90,7 +108,11 @@ export function runChild(child: ChildProcessWithoutNullStreams, options: RunOpti
       else resolve({ code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
     });
   });
-  return Promise.all([exited, fed]).then(([result]) => result);
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  const ran = Promise.all([exited, fed]).then(([result]) => result);
+  ran.catch(() => undefined);
+  return Promise.race([ran, abortion]);
 }
 
 /** What a child's end without an exit status says: "killed by SIGKILL". */

@@ -12,10 +12,18 @@ export interface RunResult {
 export interface RunOptions {
   /** Piped to the command's stdin (with backpressure); stdin is closed at its end, or at once without it. */
   readonly stdin?: Readable | Buffer;
-  /** Stops the command: the run then rejects with the signal's reason (it has no exit status to give). */
+  /**
+   * Stops the command: the run then rejects at once with the signal's reason (it has no exit status to
+   * give), without waiting for a command that may never end (a stuck disk, a stopped process). A reason
+   * that is a ConnectionLostError (a stall, see StallWatch) also drops the connection the run went through.
+   */
   readonly signal?: AbortSignal;
   /** Called with stdout as it arrives, for long-lived commands that answer line by line. */
   readonly onStdout?: (chunk: Buffer) => void;
+  /** Called once the command has started on the destination (its process spawned, its channel opened). */
+  readonly onStart?: () => void;
+  /** Called for every chunk of stdout and of stderr as it arrives: the command's signs of life (StallWatch). */
+  readonly onOutput?: () => void;
   /** What --verbose shows for this run instead of the command text: a program's name and arguments. */
   readonly label?: string;
 }

@@ -33,7 +33,7 @@ emit() {
       sleep "$nap"
       waited=$((waited + 1))
     done
-    dd if=data bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start))
+    read_range data "$start" "$end"
   done
 }
 emit "$@" | sha256_of

@@ -11,7 +11,7 @@ while read -r h; do
   f=sha256-$h
   if [ -L "$f" ] || { [ -e "$f" ] && [ ! -f "$f" ]; }; then unsafe "$PWD/$f is not a regular file (a link or a directory where a blob belongs): remove it"; fi
   if [ ! -f "$f" ]; then echo "$h -"; continue; fi
-  sum=$(sha256_of < "$f") || exit 1
+  sum=$(sha256_file "$f" "$(wc -c < "$f" | tr -d ' ')") || exit 1
   if [ "$sum" != "$h" ] && [ "$drop" = 1 ]; then rm -f -- "$f" || exit 1; fi
   echo "$h $sum"
 done

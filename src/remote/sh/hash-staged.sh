@@ -10,7 +10,7 @@ while read -r r; do
   h=${r%%:*}; rest=${r#*:}; start=${rest%%:*}; end=${rest#*:}
   f=sha256-$h/data
   if [ -L "sha256-$h" ] || [ -L "$f" ] || [ ! -f "$f" ]; then echo "$r"; continue; fi
-  range() { dd if="$f" bs=1048576 skip=$((start / 1048576)) count=$(((end - start + 1048575) / 1048576)) 2>/dev/null | head -c $((end - start)); }
+  range() { read_range "$f" "$start" "$end"; }
   if [ "$algo" = xxhsum ]; then sum=$(range | xxhsum -H64 | cut -c1-16); else sum=$(range | sha256_of); fi
   echo "$r $sum"
 done

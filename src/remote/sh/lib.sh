@@ -100,6 +100,25 @@ sha256_of() {
   "$@" | cut -c1-64
 }
 
+# read_range FILE START END: bytes START to END of FILE (START a multiple of 1 MiB) on stdout, 64 MiB at
+# a time, with an empty line on stderr after each: the client's stall watchdog sees the work go on (a
+# hash of many GiB says nothing for minutes), and a stuck disk as silence.
+read_range() {
+  set -- "$1" "$2" "$3" 0
+  while [ "$2" -lt "$3" ]; do
+    set -- "$1" "$2" "$3" $(($3 - $2))
+    [ "$4" -le 67108864 ] || set -- "$1" "$2" "$3" 67108864
+    dd if="$1" bs=1048576 skip=$(($2 / 1048576)) count=$((($4 + 1048575) / 1048576)) 2>/dev/null | head -c "$4"
+    echo >&2
+    set -- "$1" $(($2 + $4)) "$3"
+  done
+}
+
+# sha256_file FILE SIZE: the hex sha256 of FILE, SIZE bytes long, read with read_range.
+sha256_file() {
+  read_range "$1" 0 "$2" | sha256_of
+}
+
 # exact_dd: whether dd can read exactly N bytes of a pipe (iflag=fullblock,count_bytes: GNU, busybox).
 exact_dd() {
   [ "$(printf ab | dd bs=1 count=1 iflag=fullblock,count_bytes 2>/dev/null)" = a ]

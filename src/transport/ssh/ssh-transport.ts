@@ -41,7 +41,8 @@ export class SshTransport implements Transport {
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
     return this.channels(async () => {
       if (this.closed) throw closedError(this.label);
-      const result = await this.exec((await this.connected()).client, command, options);
+      const connecting = this.connected();
+      const result = await this.exec(await connecting, command, options, () => this.drop(connecting));
       this.reached = true;
       return result;
     });
@@ -67,7 +68,17 @@ export class SshTransport implements Transport {
     return this.connection;
   }
 
-  private exec(client: SshConnection['client'], command: string, options: RunOptions): Promise<RunResult> {
+  /**
+   * Drops a connection that has a stuck command (see RunOptions.signal): sshd answers a channel's close
+   * only once its command has exited, so ending the connection is the only way to let go of it. The next
+   * run connects again.
+   */
+  private drop(connecting: Promise<SshConnection>): void {
+    if (this.connection === connecting) this.connection = undefined;
+    void connecting.then((connection) => connection.end());
+  }
+
+  private exec({ client }: SshConnection, command: string, options: RunOptions, drop: () => void): Promise<RunResult> {
     return new Promise((resolve, reject) => {
       const lost = (detail: string, cause?: unknown) => new ConnectionLostError(this.label, detail, { reached: this.reached, cause });
       const opened = (error: Error | undefined, channel: ClientChannel) => {
@@ -75,13 +86,21 @@ export class SshTransport implements Transport {
           reject(lost(`cannot open a channel: ${error.message}`, error));
           return;
         }
+        options.onStart?.();
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
         let code: number | undefined;
         let killedBy: string | undefined;
         let inputError: unknown;
-        channel.on('data', (b: Buffer) => (options.onStdout ? options.onStdout(b) : stdout.push(b)));
-        channel.stderr.on('data', (b: Buffer) => stderr.push(b));
+        channel.on('data', (b: Buffer) => {
+          if (options.onStdout) options.onStdout(b);
+          else stdout.push(b);
+          options.onOutput?.();
+        });
+        channel.stderr.on('data', (b: Buffer) => {
+          stderr.push(b);
+          options.onOutput?.();
+        });
         // (code) for exit-status; (null, signal name, ...) for exit-signal.
         channel.on('exit', (exitCode: number | null, signal?: string) => {
           if (typeof exitCode === 'number') code = exitCode;
@@ -89,7 +108,12 @@ export class SshTransport implements Transport {
         });
         channel.on('error', () => {});
         const input = options.stdin === undefined ? undefined : Buffer.isBuffer(options.stdin) ? Readable.from([options.stdin]) : options.stdin;
-        const abort = () => channel.close();
+        // At once: the command may never end (stuck), and sshd closes the channel only when it does.
+        const abort = () => {
+          channel.close();
+          if (options.signal?.reason instanceof ConnectionLostError) drop();
+          reject(options.signal?.reason);
+        };
         options.signal?.addEventListener('abort', abort, { once: true });
         channel.on('close', () => {
           options.signal?.removeEventListener('abort', abort);
