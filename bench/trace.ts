@@ -1,6 +1,7 @@
 /**
  * Where one push's time and CPU go: `node dist/bench/trace.js [--size-mib N] [--scenario NAME] [--rc-seconds S]
- * [--tensor-blobs N]`. Starts the bench's sshds, pushes once with ollama-push --verbose and once with rsync,
+ * [--tensor-blobs N] [--push-args=-j1]
+ * [--node-flags=--cpu-prof]` (node flags for the push under GNU time). Starts the bench's sshds, pushes once with ollama-push --verbose and once with rsync,
  * and prints ollama-push's remote commands on a timeline (when each started and ended, from the client's
  * side) and the destination's CPU by program (sshd, bash, sh, dd, head, openssl, ...), sampled from /proc
  * every 20 ms (a process that lives less than that may be missed). Not part of `npm run bench`.
@@ -90,9 +91,13 @@ async function main(): Promise<void> {
       'delay-ms': { type: 'string', default: '20' },
       'tensor-blobs': { type: 'string' },
       'tensor-max-kib': { type: 'string', default: '4096' },
+      'push-args': { type: 'string', default: '' },
+      'node-flags': { type: 'string', default: '' },
     },
   });
   teardownOnSignals();
+  const extraArgs = values['push-args'].split(' ').filter(Boolean);
+  const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
   const work = await mkdtemp(join(os.tmpdir(), 'ollama-push-trace-'));
   onTeardown(() => rm(work, { recursive: true, force: true }));
   const store: BenchStore = values['tensor-blobs']
@@ -115,7 +120,7 @@ async function main(): Promise<void> {
     const at = () => ((performance.now() - started) / 1000).toFixed(3).padStart(7);
     let clientCpu: number | null = null;
     if (name === 'ollama-push') {
-      const lines = await verbosePush(site.env, ollamaPushArgs(store, scenario.alias, dest), at);
+      const lines = await verbosePush(site.env, [...ollamaPushArgs(store, scenario.alias, dest), ...extraArgs], at);
       process.stdout.write(`\nollama-push --verbose, remote commands (client clock):\n${lines.join('\n')}\n`);
     } else {
       clientCpu = (await method('rsync').run({ site, scenario, store, dest })).clientCpuSeconds;
@@ -134,16 +139,16 @@ async function main(): Promise<void> {
   // Client CPU of ollama-push without --verbose, under GNU time.
   const dest = join(work, 'dest-rusage');
   await mkdir(dest);
-  const r = await runMeasured(process.execPath, ollamaPushArgs(store, scenario.alias, dest), { env: site.env });
+  const r = await runMeasured(process.execPath, [...nodeFlags, ...ollamaPushArgs(store, scenario.alias, dest), ...extraArgs], { env: site.env });
   process.stdout.write(`\nollama-push again under GNU time: ${r.seconds.toFixed(2)} s, client cpu ${r.clientCpuSeconds?.toFixed(2)} s, peak RSS ${((r.peakRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB\n`);
   // The same push once more: a no-op.
   const mark = await site.mark(scenario);
   const started = performance.now();
   const at = () => ((performance.now() - started) / 1000).toFixed(3).padStart(7);
-  const lines = await verbosePush(site.env, ollamaPushArgs(store, scenario.alias, dest), at);
+  const lines = await verbosePush(site.env, [...ollamaPushArgs(store, scenario.alias, dest), ...extraArgs], at);
   const seconds = (performance.now() - started) / 1000;
   const destCpu = await site.destCpuSince(scenario, mark);
-  const noop = await runMeasured(process.execPath, ollamaPushArgs(store, scenario.alias, dest), { env: site.env });
+  const noop = await runMeasured(process.execPath, [...ollamaPushArgs(store, scenario.alias, dest), ...extraArgs], { env: site.env });
   process.stdout.write(
     `\nno-op push --verbose: ${seconds.toFixed(2)} s, destination cpu ${destCpu.toFixed(2)} s\n${lines.join('\n')}\n` +
       `no-op push again under GNU time: ${noop.seconds.toFixed(2)} s, client cpu ${noop.clientCpuSeconds?.toFixed(2)} s\n`,

@@ -82,7 +82,7 @@ describe('the destination programs alone, against a temp store', () => {
   });
 
   it.each([
-    ['the right bytes', data, 'published'],
+    ['the right bytes', data, 'stored'],
     ['a short file', data.subarray(1), `mismatch size:${data.length - 1}`],
     ['other bytes of the same size', Buffer.alloc(data.length, 'x'), `mismatch sha256:${sha256(Buffer.alloc(data.length, 'x'))}`],
   ])('commit-blob: %s', (_what, staged, answer) => {
@@ -90,9 +90,29 @@ describe('the destination programs alone, against a temp store', () => {
     writeFileSync(join(staging(), `sha256-${hex}`, 'data'), staged);
     const result = run('commit-blob', [...lockArgs('host 2 me'), has('openssl') ? 'openssl' : 'sha256sum', '', '']);
     expect(result.stdout.trim(), result.stderr).toBe(answer);
+    // Verified, it waits in the staging for its manifest: nothing of it is in blobs/ yet.
     const published = readdirSync(store).includes('blobs') ? readdirSync(join(store, 'blobs')) : [];
-    expect(published).toEqual(answer === 'published' ? [`sha256-${hex}`] : []);
-    expect(readdirSync(staging())).toEqual([]);
+    expect(published).toEqual([]);
+    expect(readdirSync(staging())).toEqual(answer === 'stored' ? ['verified'] : []);
+    if (answer === 'stored') expect(readFileSync(join(staging(), 'verified', `sha256-${hex}`))).toEqual(data);
+  });
+
+  it('a verified blob is stored to the probe and take-lock, and its manifest publishes it in one step', () => {
+    const other = 'b'.repeat(64);
+    mkdirSync(join(staging(), 'verified'), { recursive: true });
+    writeFileSync(join(staging(), 'verified', `sha256-${hex}`), data);
+    writeFileSync(join(staging(), 'verified', `sha256-${other}`), 'another model');
+    const probed = run('probe', [store, '0'], `.\n${hex}\n`).stdout;
+    expect(probed).toContain(`stored ${hex} ${data.length}\n`);
+    expect(run('take-lock', lockArgs('host 2 me')).stdout.trim()).toBe('stored');
+    const manifest = `{"schemaVersion":2,"layers":[{"digest":"sha256:${hex}","size":${data.length}}]}`;
+    const args = [store, 'models', '', 'registry.ollama.ai', 'library', 'tiny', 'latest'];
+    expect(run('publish-manifest', args, `${hex} ${data.length}\n.\n${manifest}`).stdout.trim()).toBe('published');
+    expect(readFileSync(join(store, 'blobs', `sha256-${hex}`))).toEqual(data);
+    expect(readFileSync(join(store, 'manifests/registry.ollama.ai/library/tiny/latest'), 'utf8')).toBe(manifest);
+    // Another model's verified blob stays where it waits.
+    expect(readdirSync(join(staging(), 'verified'))).toEqual([`sha256-${other}`]);
+    expect(readdirSync(join(store, 'blobs'))).toEqual([`sha256-${hex}`]);
   });
 
   it('publish-manifest writes nothing while a blob is missing, then publishes, then says unchanged', () => {

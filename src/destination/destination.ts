@@ -63,8 +63,10 @@ export interface ByteRange {
 }
 
 export interface BlobState {
-  /** Size of the published blob, or undefined when there is none. */
+  /** Size of the published blob (or of the verified one that waits for its manifest), or undefined when there is none. */
   readonly publishedSize: number | undefined;
+  /** Verified on the destination but not published yet: publishing a manifest that references it publishes it. */
+  readonly pending?: boolean;
   /** Ranges already stored by earlier runs, not yet published (the destination's word, not ours). */
   readonly stagedRanges: readonly ByteRange[];
   /** Another run writing this blob, if the destination knows of one. */

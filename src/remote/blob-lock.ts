@@ -13,7 +13,7 @@ export const LOCK_WAIT_LIMIT_MS = 60 * 60 * 1000;
 /**
  * Takes a blob's lock on the destination, waiting while another run holds it. A run of this machine
  * that is gone holds nothing: its lock is taken at once. Ends when the lock is ours, or when the blob
- * turns out to be published (by that other run); fails after LOCK_WAIT_LIMIT_MS.
+ * turns out to be stored (by that other run); fails after LOCK_WAIT_LIMIT_MS.
  */
 export async function takeBlobLock(
   remote: RemoteStore,
@@ -21,13 +21,13 @@ export async function takeBlobLock(
   lock: LockIdentity & { deadOwner?: string },
   onEvent: PushEventListener | undefined,
   holder?: string,
-): Promise<'acquired' | 'published'> {
+): Promise<'acquired' | 'stored'> {
   const { digest, size } = blob.descriptor;
   const deadline = Date.now() + LOCK_WAIT_LIMIT_MS;
   for (;;) {
     if (holder !== undefined && isDeadOwner(holder)) lock.deadOwner = holder;
     const outcome = await remote.takeLock(digest, size, lock);
-    if (outcome === 'acquired' || outcome === 'published') return outcome;
+    if (outcome === 'acquired' || outcome === 'stored') return outcome;
     const takeNow = isDeadOwner(outcome.busy) && lock.deadOwner !== outcome.busy;
     holder = outcome.busy;
     if (Date.now() > deadline) throw lockWaitError(blob, holder, remote.where);

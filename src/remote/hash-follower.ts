@@ -1,5 +1,5 @@
 import type pLimit from 'p-limit';
-import type { RemoteStore } from './remote-store.js';
+import type { LockIdentity, RemoteStore } from './remote-store.js';
 import type { BlobPlan } from '../transfer/plan.js';
 
 export interface FollowContext {
@@ -10,7 +10,10 @@ export interface FollowContext {
 }
 
 export interface Follower {
-  /** The sha256 the destination computed while the ranges were written ('' when there is none). */
+  /**
+   * 'stored' when the destination found the blob right as the last range landed and stored it; else the
+   * sha256 it computed while the ranges were written ('' when there is none).
+   */
   hash(): Promise<string>;
   stop(): void;
   /** Stops it if it is still waiting for a channel: starting after the writes would not save time. */
@@ -19,9 +22,10 @@ export interface Follower {
 
 /**
  * For a blob sent in several ranges, the destination hashes each range as it lands, so verifying the
- * blob does not read it all again after the last byte. One at a time: it holds a channel.
+ * blob does not read it all again after the last byte, and stores it there and then. One at a time: it
+ * holds a channel.
  */
-export function followBlob(blob: BlobPlan, context: FollowContext): Follower {
+export function followBlob(blob: BlobPlan, lock: LockIdentity, context: FollowContext): Follower {
   const none: Follower = { hash: async () => '', stop: () => {}, stopUnlessStarted: () => {} };
   if (blob.ranges.length < 2 || !context.canFollow) return none;
   const controller = new AbortController();
@@ -33,7 +37,8 @@ export function followBlob(blob: BlobPlan, context: FollowContext): Follower {
   const result = context.followLimit(() => {
     if (controller.signal.aborted) return Promise.resolve('');
     started = true;
-    return context.remote.followHash(blob.descriptor.digest, all, controller.signal, wanted).catch(() => '');
+    const { digest, size } = blob.descriptor;
+    return context.remote.followHash(digest, size, lock, all, controller.signal, wanted).catch(() => '');
   });
   return {
     hash: () => {

@@ -65,7 +65,7 @@ export class RangeWriter {
       this.watch?.waitFor();
       const answer = await Promise.race([this.nextLine(), this.ended]);
       this.watch?.answered();
-      if (answer === 'written' || answer === 'published' || answer === 'short') {
+      if (answer === 'written' || answer === 'stored' || answer === 'short') {
         if (answer === 'short') this.close();
         return answer;
       }

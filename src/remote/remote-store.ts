@@ -14,8 +14,10 @@ import { shellCommand } from '../transport/shell-quote.js';
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
 
 export interface RemoteBlobState {
-  /** Size of the published file, or undefined when there is none. */
+  /** Size of the published file (or of the verified one waiting in the staging), or undefined when there is none. */
   readonly publishedSize: number | undefined;
+  /** Verified in the staging, not in blobs/ yet: the next manifest published that references it moves it there. */
+  readonly pending?: boolean;
   /** Ranges already staged by earlier runs (the destination's word, not ours). */
   readonly stagedRanges: readonly ByteRange[];
   /** The run holding the blob's lock, if any: `<hostname> <pid> <run id>`. */
@@ -44,9 +46,10 @@ export interface LockIdentity {
   readonly deadOwner?: string;
 }
 
-export type LockOutcome = 'acquired' | 'published' | { busy: string };
-export type WriteOutcome = 'written' | 'published' | 'short' | { busy: string };
-export type CommitOutcome = 'published' | { mismatch: string } | { busy: string };
+/** `stored`: the blob is complete on the destination (verified in the staging, or published). */
+export type LockOutcome = 'acquired' | 'stored' | { busy: string };
+export type WriteOutcome = 'written' | 'stored' | 'short' | { busy: string };
+export type CommitOutcome = 'stored' | { mismatch: string } | { busy: string };
 export type ManifestOutcome = 'published' | 'unchanged' | { missing: string };
 
 export interface RemoteStoreOptions {
@@ -104,7 +107,7 @@ export class RemoteStore {
   async takeLock(digest: Digest, size: number, lock: LockIdentity): Promise<LockOutcome> {
     const { stdout } = await this.exec('take-lock', [...this.store(), digest.hex, String(size), ...this.lockArgs(lock)], { digest });
     const out = stdout.toString('utf8').trim();
-    if (out === 'acquired' || out === 'published') return out;
+    if (out === 'acquired' || out === 'stored') return out;
     if (out.startsWith('busy')) return { busy: out.slice(5) };
     throw this.protocolError('lock', out, digest);
   }
@@ -141,10 +144,11 @@ export class RemoteStore {
 
   /**
    * Hashes a blob on the destination while its ranges are written (see HASH_FOLLOW); `ranges` must cover
-   * the blob in order. Resolves with the sha256 of what it read; abort it when the blob fails. It waits
-   * for the writes silently; once `wanted` resolves (they are done), the answer is owed (StallWatch).
+   * the blob in order. Resolves with 'stored' when the blob was right and is stored (no commit needed),
+   * else with the sha256 of what it read ('' when none); abort it when the blob fails. It waits for the
+   * writes silently; once `wanted` resolves (they are done), the answer is owed (StallWatch).
    */
-  async followHash(digest: Digest, ranges: readonly ByteRange[], signal: AbortSignal, wanted?: Promise<void>): Promise<string> {
+  async followHash(digest: Digest, size: number, lock: LockIdentity, ranges: readonly ByteRange[], signal: AbortSignal, wanted?: Promise<void>): Promise<string> {
     // stdin stays open while the answer is wanted: its end stops the program on the destination.
     const stdin = new PassThrough();
     stdin.write(lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']));
@@ -157,7 +161,8 @@ export class RemoteStore {
     };
     const watch = this.stallWatch(`hashing blob ${digestString(digest)}`);
     void wanted?.then(() => watch?.waitFor());
-    return this.exec('hash-follow', [...this.store(), digest.hex, this.hasher ?? 'none'], { stdin, signal, onStdout, watch }).then(
+    const args = [...this.store(), digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? ''];
+    return this.exec('hash-follow', args, { stdin, signal, onStdout, watch }).then(
       () => answer.trim(),
       () => '',
     ).finally(() => {
@@ -166,7 +171,10 @@ export class RemoteStore {
     });
   }
 
-  /** Verifies the staged blob (unless `followed`, the sha256 followHash gave, is already its digest) and publishes it. */
+  /**
+   * Verifies the staged blob (unless `followed`, the sha256 followHash gave, is already its digest); it
+   * then waits verified in the staging until a manifest that references it is published.
+   */
   async commitBlob(digest: Digest, size: number, lock: LockIdentity, followed = ''): Promise<CommitOutcome> {
     const { stdout } = await this.exec(
       'commit-blob',
@@ -174,7 +182,7 @@ export class RemoteStore {
       { digest },
     );
     const out = stdout.toString('utf8').trim();
-    if (out === 'published') return out;
+    if (out === 'stored') return out;
     if (out.startsWith('mismatch ')) return { mismatch: out.slice(9) };
     if (out.startsWith('busy')) return { busy: out.slice(5) };
     throw this.protocolError('commit', out, digest);
@@ -382,7 +390,8 @@ export function parseProbe(text: string, givenPath: string, asked: ReadonlySet<s
     else if (kind === 'tool') hasher ??= rest[0] as Hasher;
     else if (kind === 'free' && /^\d+$/.test(rest[0] ?? '')) freeBytes = Number(rest[0]) * 1024;
     else if (kind === 'manifest') manifestHashes[Number(rest[0])] = /^[0-9a-f]{64}$/.test(rest[1] ?? '') ? rest[1] : undefined;
-    else if (!asked.has(rest[0] ?? '') && (kind === 'lock' || kind === 'blob')) continue;
+    else if (!asked.has(rest[0] ?? '') && (kind === 'lock' || kind === 'blob' || kind === 'stored')) continue;
+    else if (kind === 'stored' && /^\d+$/.test(rest[1] ?? '')) blobs.set(rest[0]!, { publishedSize: Number(rest[1]), stagedRanges: [], pending: true });
     else if (kind === 'lock' && rest[0] && blobs.has(rest[0])) blobs.set(rest[0], { ...blobs.get(rest[0])!, lockOwner: rest.slice(1).join(' ') });
     else if (kind === 'blob' && rest[0]) {
       const size = rest[1];

@@ -41,7 +41,7 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
       if (blob.status === 'present') break;
     }
     const current = blob;
-    const follower = followBlob(current, context);
+    const follower = followBlob(current, lock, context);
     const writes = await Promise.all(
       current.ranges.map((range) => context.rangeLimit(() => context.writers.use((writer) => writeRange(writer, current, range, lock, context)))),
     ).catch((error: unknown) => {
@@ -49,8 +49,8 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
       throw error;
     });
     follower.stopUnlessStarted();
-    if (writes.includes('published') || writes.includes('short') || writes.some((w) => typeof w === 'object')) follower.stop();
-    if (writes.includes('published')) break;
+    if (writes.includes('stored') || writes.includes('short') || writes.some((w) => typeof w === 'object')) follower.stop();
+    if (writes.includes('stored')) break;
     const busy = writes.find((w): w is { busy: string } => typeof w === 'object');
     if (busy) {
       blob = await waitForLock(blob, busy.busy, lock, context, ++lockWaits);
@@ -64,8 +64,9 @@ export async function sendBlob(initial: BlobPlan, context: SendContext): Promise
         digest: digestString(digest),
       });
     }
-    const committed = await context.commitLimit(async () => remote.commitBlob(digest, size, lock, await follower.hash()));
-    if (committed === 'published') break;
+    const followed = await follower.hash();
+    const committed = followed === 'stored' ? followed : await context.commitLimit(() => remote.commitBlob(digest, size, lock, followed));
+    if (committed === 'stored') break;
     if ('busy' in committed) {
       blob = await waitForLock(blob, committed.busy, lock, context, ++lockWaits);
       if (blob.status === 'present') break;
@@ -129,7 +130,7 @@ async function waitForLock(
       { side: 'remote', digest: digestString(digest) },
     );
   }
-  if ((await takeBlobLock(context.remote, blob, lock, context.onEvent, owner)) === 'published') return { ...blob, status: 'present', ranges: [] };
+  if ((await takeBlobLock(context.remote, blob, lock, context.onEvent, owner)) === 'stored') return { ...blob, status: 'present', ranges: [] };
   const state = await context.remote.probe([digest], false);
   return planBlob(blob.descriptor, state.blobs.get(digest.hex), blob.models, context.rangeSize);
 }

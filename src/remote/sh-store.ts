@@ -19,8 +19,9 @@ const RESERVED_CHANNELS = COMMIT_PARALLEL + 2;
 
 /**
  * An Ollama store spoken to in POSIX sh (src/remote/sh) over any transport: blobs are staged in ranges
- * by long-lived writers, hashed there as they land, verified and renamed into blobs/; small blobs go
- * together in one command.
+ * by long-lived writers, hashed there as they land and verified; small blobs go together in one command.
+ * Verified blobs wait in the staging until their model's manifest is published: publishManifest moves
+ * them into blobs/ and writes the manifest in one command, so a model lands in one step.
  */
 export class ShStore implements Destination {
   private hasher = false;
@@ -70,7 +71,7 @@ export class ShStore implements Destination {
     const small = blobs.filter(isSmallBlob);
     const smallSent =
       small.length > 0
-        ? sendSmallBlobs(small, { remote, source, jobs, onEvent: hooks.onEvent, published: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
+        ? sendSmallBlobs(small, { remote, source, jobs, onEvent: hooks.onEvent, stored: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
         : Promise.resolve(new Map<string, unknown>());
     smallSent.catch(() => undefined);
     const failures = new Map<string, unknown>();

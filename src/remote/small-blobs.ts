@@ -25,8 +25,8 @@ export interface SmallBlobsContext {
   readonly onEvent?: PushEventListener | undefined;
   /** Batches sent at once (channels). */
   readonly jobs: number;
-  /** Told of each blob the destination confirmed published (its bytes count as sent). */
-  readonly published: (hex: string, size: number) => void;
+  /** Told of each blob the destination confirmed stored (its bytes count as sent). */
+  readonly stored: (hex: string, size: number) => void;
 }
 
 /** Sends the small blobs in batches, several at once; returns the error of each blob that failed, by digest. */
@@ -72,7 +72,7 @@ async function sendBatch(blobs: readonly BlobPlan[], context: SmallBlobsContext)
     const { descriptor } = blob;
     const mismatch = mismatches.get(descriptor.digest.hex);
     if (mismatch === undefined) {
-      context.published(descriptor.digest.hex, descriptor.size);
+      context.stored(descriptor.digest.hex, descriptor.size);
       onEvent?.({ type: 'blob-done', blob: descriptor });
       continue;
     }

@@ -64,7 +64,7 @@ export async function diff(options: Pick<TransferOptions, 'destination' | 'model
  */
 function corruptBlobs(destination: Destination, models: readonly LocalModel[], state: DestinationState, drop: boolean): Promise<Set<string>> {
   return destination.corruptBlobs(
-    distinctBlobs(models).filter((d) => state.blobs.get(d.digest.hex)?.publishedSize === d.size),
+    distinctBlobs(models).filter((d) => state.blobs.get(d.digest.hex)?.publishedSize === d.size && !state.blobs.get(d.digest.hex)?.pending),
     drop,
   );
 }
@@ -129,7 +129,7 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
   const published: string[] = [];
   for (const [i, model] of models.entries()) {
     if (manifestBlobs(model.manifest).some((b) => failed.has(b.digest.hex))) continue;
-    const outcome = alreadyPublished(plan, i, model) ? 'unchanged' : await destination.publishManifest(model.name, model.manifest);
+    const outcome = alreadyPublished(plan, state, i, model) ? 'unchanged' : await destination.publishManifest(model.name, model.manifest);
     if (typeof outcome === 'object') {
       failures.push(disappeared(outcome.missing, displayName(model.name), state.location, destination.where, sent.disappeared));
       continue;
@@ -141,9 +141,9 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
   return { plan, modelsDir: state.location, published };
 }
 
-/** The manifest is there byte for byte and all its blobs were present when probed: no round trip needed. */
-function alreadyPublished(plan: TransferPlan, index: number, model: LocalModel): boolean {
-  const present = new Set(plan.blobs.filter((b) => b.status === 'present').map((b) => b.descriptor.digest.hex));
+/** The manifest is there byte for byte and all its blobs were published when probed: no round trip needed. */
+function alreadyPublished(plan: TransferPlan, state: DestinationState, index: number, model: LocalModel): boolean {
+  const present = new Set(plan.blobs.filter((b) => b.status === 'present' && !state.blobs.get(b.descriptor.digest.hex)?.pending).map((b) => b.descriptor.digest.hex));
   return plan.manifests[index]?.status === 'present' && manifestBlobs(model.manifest).every((b) => present.has(b.digest.hex));
 }
 

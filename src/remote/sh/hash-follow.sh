@@ -1,11 +1,14 @@
-# hash-follow.sh PATH LAYOUT HEX HASHER: hashes a blob while it is being staged: each range in order, as
-# soon as its done marker appears, so the sha256 is ready when the last range lands.
+# hash-follow.sh PATH LAYOUT HEX SIZE OWNER STALE DEAD HASHER CHOWN: hashes a blob while it is being
+# staged: each range in order, as soon as its done marker appears, so the sha256 is ready when the last
+# range lands; a blob found right is then stored as commit-blob.sh would (no command more to run).
+#   OWNER STALE DEAD  as for commit-blob.sh: the blob's lock is this run's
 #   HASHER  openssl, sha256sum or shasum
+#   CHOWN   USER[:GROUP] to give the file, or empty
 # stdin: lines `<start>-<end>` covering the blob in order, a line `.`, then nothing until the client
 # stops it: at the end of stdin (the client is done or gone) every process of this program ends.
-# answers: the sha256 of what it read; anything else (a range never finished, the staging gone) gives
-# another hash.
-given=$1; layout=$2; h=$3; hasher=$4
+# answers: stored (verified and moved into verified/), or the sha256 of what it read (anything else: a
+# range never finished, the staging gone, the lock another run's) for commit-blob.sh to judge.
+given=$1; layout=$2; h=$3; size=$4; me=$5; stale=$6; dead=$7; hasher=$8; co=$9
 enter_store "$given" "$layout" || exit 1
 enter_staging
 enter_blob_staging "$h"
@@ -36,6 +39,11 @@ emit() {
     read_range data "$start" "$end"
   done
 }
-emit "$@" | sha256_of
-# Answered: the client may have ended its stdin (and so the watcher) already.
+sum=$(emit "$@" | sha256_of)
 kill "$client" 2>/dev/null || :
+if [ "$sum" = "$h" ] && [ "$(wc -c < data | tr -d ' ')" = "$size" ] && cd -P .. && take_lock "$h" >/dev/null; then
+  keep_verified "$h"
+  echo stored
+else
+  echo "$sum"
+fi

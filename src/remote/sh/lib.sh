@@ -195,7 +195,32 @@ existing_name() {
   printf '%s\n' "${found:-$1}"
 }
 
-# blob_published HEX SIZE (cwd: staging): whether blobs/sha256-HEX is in place with SIZE bytes.
-blob_published() {
+# keep_verified HEX (cwd: staging; the blob's lock held, its data verified; $co set): moves the data into
+# verified/, where it waits for its manifest (publish-manifest.sh), and drops the blob's staging and lock.
+# A publisher removes verified/ once empty: made again when that happens between the two steps here.
+keep_verified() {
+  (cd "sha256-$1" && chmod 644 data && touch data && { [ -z "$co" ] || chown -h "$co" data; }) || exit 1
+  (enter_dir verified create && mv_nofollow "../sha256-$1/data" "sha256-$1") 2>/dev/null ||
+    (enter_dir verified create && mv_nofollow "../sha256-$1/data" "sha256-$1") || exit $?
+  rm -rf -- "sha256-$1" "sha256-$1.lock"
+}
+
+# blob_stored HEX SIZE (cwd: staging): whether the blob is complete here with SIZE bytes: verified and
+# waiting in verified/ for its manifest (see publish-manifest.sh), or published in blobs/.
+blob_stored() {
+  if [ -f "verified/sha256-$1" ] && [ ! -L "verified/sha256-$1" ] && [ "$(wc -c < "verified/sha256-$1" | tr -d ' ')" = "$2" ]; then return 0; fi
   (cd -P .. && is_published "blobs/sha256-$1" "$2") || { set -- $?; [ "$1" = 1 ] && return 1; exit "$1"; }
+}
+
+# move_verified_here (cwd: blobs/): renames the files named on stdin (sha256-<hex>) from the staging's
+# verified/ to here, in a few processes. GNU and busybox mv -t rename over a link at a name, never into
+# it; BSD mv is told per file (-h). A name that is gone (another run moved it first) is skipped: the
+# caller checks what landed.
+move_verified_here() {
+  case $(uname -s) in
+    Darwin | *BSD | DragonFly)
+      while read -r f; do [ ! -f "../.ollama-push/verified/$f" ] || mv -f -h -- "../.ollama-push/verified/$f" "$f" 2>/dev/null; done ;;
+    *) sed 's|^|../.ollama-push/verified/|' | xargs mv -f -t . 2>/dev/null ;;
+  esac
+  return 0
 }

@@ -9,6 +9,8 @@
 #   free <KiB>                        free space on PATH's filesystem
 #   manifest <i> <sha256>|-           for the i-th manifest asked about (from 0): the file's sha256, or none
 #   blob <hex> <size>|- [ranges]      a published blob's size, and ranges staged by earlier runs
+#   stored <hex> <size>               a blob not published but verified in the staging, waiting for a
+#                                     manifest to move it into blobs/ (publish-manifest.sh)
 #   lock <hex> <owner>                the run holding a blob's lock
 # exit 3 when something in the store is not what it must be (a link, a file where a directory belongs).
 given=$1; create=$2
@@ -61,15 +63,21 @@ while read -r kind arg && [ "$kind" != . ]; do
   i=$((i + 1))
 done
 
-# One listing of blobs/ and of the staging for all blobs asked about, then a look inside the staged ones.
-staged=
-[ "$has_staging" = 0 ] || staged=$(ls -a .ollama-push)
-# "/" separates the three inputs: no file is named that.
-{ blob_table; echo /; printf '%s\n' "$staged"; echo /; cat; } | awk '
+# One listing of blobs/, of the staging and of its verified/ for all blobs asked about, then a look inside
+# the staged ones.
+staged=; verified=
+if [ "$has_staging" = 1 ]; then
+  staged=$(ls -a .ollama-push)
+  verified=$(cd .ollama-push && { ! has_dir verified || LC_ALL=C ls -ln verified; }) || exit $?
+fi
+# "/" separates the four inputs: no file is named that.
+{ blob_table; echo /; printf '%s\n' "$staged"; echo /; printf '%s\n' "$verified"; echo /; cat; } | awk '
   part == 0 { if ($0 == "/") part = 1; else { type[$1] = $2; size[$1] = $3 }; next }
   part == 1 { if ($0 == "/") part = 2; else if ($0 ~ /^sha256-[0-9a-f]+(\.lock)?$/) there[substr($0, 8)] = 1; next }
+  part == 2 { if ($0 == "/") part = 3; else if (substr($1, 1, 1) == "-" && NF == 9 && $9 ~ /^sha256-[0-9a-f]+$/) ok[substr($9, 8)] = $5; next }
   $1 !~ /^[0-9a-f]+$/ { next }
   type[$1] != "" && type[$1] != "-" { print "unsafe " $1; exit }
+  type[$1] != "-" && ($1 in ok) { print $1, ok[$1], "verified"; next }
   {
     staged = ""
     if (($1 in there) || (($1 ".lock") in there)) staged = "staged"
@@ -77,6 +85,7 @@ staged=
   }' |
 while read -r h size flag; do
   if [ "$h" = unsafe ]; then unsafe "$models/blobs/sha256-$size is not a regular file (a link or a directory where a blob belongs): remove it"; fi
+  if [ "$flag" = verified ]; then echo "stored $h $size"; continue; fi
   if [ "$flag" != staged ]; then echo "blob $h $size"; continue; fi
   d=.ollama-push/sha256-$h
   ranges=

@@ -9,7 +9,8 @@
 #   model <host>/<namespace>/<model>/<tag>   a manifest to remove; then its blobs that no other manifest
 #                       references go too (as `ollama rm`)
 #   orphans <minutes>   also every blob no manifest references that is older than <minutes> (gc)
-#   staging             also abandoned staging: blobs under no live lock, temp files older than a day
+#   staging             also abandoned staging: blobs under no live lock, temp files older than a day,
+#                       verified blobs whose manifest never came, older than <minutes> (or 60)
 #   .
 # answers, one per line:
 #   layout missing|home|models
@@ -197,6 +198,14 @@ if [ "$staging" = 1 ] && [ "$has_staging" = 1 ]; then
       kib=$(du -sk -- "$e" 2>/dev/null | awk '{ print $1 + 0 }')
       if [ "$dry" = 1 ]; then echo "staging $e $kib would"; else rm -rf -- "$e" && echo "staging $e $kib removed"; fi
     done
+    # Verified blobs wait for their manifest (publish-manifest.sh); a push stopped before it left them.
+    if has_dir verified; then
+      (enter_dir verified && find . ! -name . -prune -type f -name 'sha256-*' -mmin +"${orphans:-60}") | while read -r f; do
+        e=verified/${f#./}
+        kib=$(du -sk -- "$e" 2>/dev/null | awk '{ print $1 + 0 }')
+        if [ "$dry" = 1 ]; then echo "staging $e $kib would"; else rm -f -- "$e" && echo "staging $e $kib removed"; fi
+      done
+    fi
   ) || exit $?
   [ -z "$out" ] || nl_list "$out"
   gone_staging=$nl$(nl_list "$out" | awk '$4 == "would" || $4 == "removed" { print $2; if ($2 ~ /^sha256-[0-9a-f]+$/) print $2 ".lock" }')$nl

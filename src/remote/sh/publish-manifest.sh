@@ -1,5 +1,7 @@
-# publish-manifest.sh PATH LAYOUT CHOWN HOST NAMESPACE MODEL TAG: writes a model's manifest, last, and
-# only while every blob it references is published. A name already there in another case is reused.
+# publish-manifest.sh PATH LAYOUT CHOWN HOST NAMESPACE MODEL TAG: publishes a model in one step: moves
+# its blobs that wait verified in the staging into blobs/ (with a fresh mtime), then writes its manifest,
+# last, and only while every blob it references is published. Until then nothing of the model is in
+# blobs/ unreferenced, which Ollama would prune. A name already there in another case is reused.
 #   CHOWN  USER[:GROUP] to give the manifest and the directories made for it, or empty
 # stdin: lines `<hex> <size>` of the manifest's blobs, a line `.`, then the manifest's bytes.
 # answers: published, unchanged (the same bytes were there), or missing <hex> (nothing written, or a blob
@@ -26,6 +28,20 @@ check() {
     missing*) echo "$r"; exit 0 ;;
   esac
 }
+
+# The model's blobs in verified/ (ours: nobody else writes in the staging) go into blobs/. Another
+# publisher sharing a blob may move it first: the check then finds it in blobs/.
+if has_dir verified; then
+  waiting=$(cd verified && { ls -a; echo /; cat "../$list"; } | awk '
+    !listed { if ($0 == "/") listed = 1; else there[$0] = 1; next }
+    ("sha256-" $1) in there { print "sha256-" $1 }') || exit 1
+  if [ -n "$waiting" ]; then
+    (cd verified && printf '%s\n' "$waiting" | xargs touch -c) || exit 1
+    (cd -P .. && enter_dir blobs create && { [ -z "$co" ] || chown -h "$co" . || exit 1; } && printf '%s\n' "$waiting" | move_verified_here) || exit $?
+  fi
+  # Nothing waiting: the staging is empty again after a push (one still running makes it anew).
+  rmdir verified 2>/dev/null || :
+fi
 cd -P .. || exit 1
 check .
 for part in manifests "$4" "$5" "$6"; do

@@ -7,7 +7,7 @@
 # <length> bytes to write at <start> of the blob's staged data, in pieces of PIECE bytes (the last one
 # shorter; one empty piece for an empty range), each followed by the 8 bytes OPUSHEND. Each piece is marked done as it lands, so a run cut
 # short loses at most one piece per writer; the whole range's marker replaces the pieces' at its end.
-# answers each request with one line: written, published (nothing needed), short (the data ended early;
+# answers each request with one line: written, stored (the blob is complete: nothing needed), short (the data ended early;
 # the writer exits), or busy <owner> (another run holds the blob's lock).
 given=$1; layout=$2; me=$3; stale=$4; piece=$5
 enter_store "$given" "$layout" || exit 1
@@ -16,9 +16,9 @@ enter_staging
 exact_dd && exact_dd=1
 while read -r h size start len dead; do
   pieces=$(((len + piece - 1) / piece)); [ "$pieces" -gt 0 ] || pieces=1
-  if blob_published "$h" "$size"; then
+  if blob_stored "$h" "$size"; then
     take_bytes $((len + 8 * pieces)) > /dev/null
-    echo published
+    echo stored
     continue
   fi
   take_lock "$h" || { take_bytes $((len + 8 * pieces)) > /dev/null; continue; }
@@ -45,7 +45,8 @@ while read -r h size start len dead; do
     [ "$at" -lt "$end" ] || break
   done
   kill $beat
-  : > "$d/done.$start-$end" && touch "sha256-$h.lock" || exit 1
+  # -c: hash-follow may have stored the blob (and dropped its lock) as soon as the marker appeared.
+  : > "$d/done.$start-$end" && touch -c "sha256-$h.lock" || exit 1
   at=$start
   while [ "$at" -lt "$end" ]; do
     n=$((end - at)); [ "$n" -le "$piece" ] || n=$piece

@@ -1,15 +1,17 @@
 # small-blobs.sh PATH LAYOUT HASHER CHOWN: a batch of whole blobs (configs, templates, params, tensors) in
 # one command: unpacked into a new private directory in the staging, verified with one run of the
-# hasher, then renamed into blobs/ together, so no lock is needed and the cost per blob is a few bytes
-# of tar header, not a process.
+# hasher, then moved together into the staging's verified/, where they wait for their manifest
+# (publish-manifest.sh): no lock is needed and the cost per blob is a few bytes of tar header, not a
+# process.
 #   HASHER  openssl, sha256sum or shasum
-#   CHOWN   USER[:GROUP] to give the published files (and a blobs/ made for them), or empty
+#   CHOWN   USER[:GROUP] to give the files, or empty
 # stdin: a tar (from the client, never from the destination) of regular files named sha256-<hex>.
-# answers one line per blob: `<hex> published` or `<hex> mismatch <sha256>`.
+# answers one line per blob: `<hex> stored` or `<hex> mismatch <sha256>`.
 given=$1; layout=$2; hasher=$3; co=$4
 enter_store "$given" "$layout" || exit 1
-(enter_dir blobs create) || exit $?
+has_dir blobs || true
 enter_staging
+(enter_dir verified create) || exit $?
 st=$PWD
 batch=$(mktemp -d batch.XXXXXXXXXX) || exit 1
 trap 'cd -P -- "$st" && rm -rf -- "$batch"' EXIT
@@ -35,18 +37,13 @@ done
 [ -n "$(find . -type f -name 'sha256-*' | head -n 1)" ] || exit 0
 find . -type f -name 'sha256-*' -exec touch {} + || exit 1
 [ -z "$co" ] || find . -type f -name 'sha256-*' -exec chown -h "$co" {} + || exit 1
-cd -P .. && cd -P .. && enter_dir blobs
-[ -z "$co" ] || chown -h "$co" . || exit 1
-# GNU and busybox mv -t rename over a link at a name, never into it; BSD mv is told per file (-h).
-case $(uname -s) in
-  Darwin | *BSD | DragonFly)
-    for f in "../.ollama-push/$batch"/sha256-*; do mv_nofollow "$f" "${f##*/}"; done ;;
-  *) find "../.ollama-push/$batch" -type f -name 'sha256-*' -exec mv -f -t . {} + || exit 1 ;;
-esac
+# Only this user writes in the staging: a plain mv of the batch's names (one exec: a batch holds at most
+# a few thousand) cannot meet anyone's link.
+# A publisher removes verified/ once empty: made again when that happened meanwhile.
+set -- sha256-*
+mv -f -- "$@" ../verified/ 2>/dev/null || { (cd -P .. && enter_dir verified create) && mv -f -- "$@" ../verified/; } || exit 1
 cd -P .. || exit 1
 printf '%s\n' "$verdicts" | awk '$1 == "ok" { print $2 }' | while read -r h; do
-  if [ -L "blobs/sha256-$h" ] || [ ! -f "blobs/sha256-$h" ]; then
-    unsafe "$PWD/blobs/sha256-$h was not a regular file after it was renamed into place"
-  fi
-  echo "$h published"
+  [ -f "verified/sha256-$h" ] || { echo "sha256-$h is missing from $PWD/verified after it was moved there" >&2; exit 1; }
+  echo "$h stored"
 done
