@@ -94,7 +94,7 @@ describe.runIf(sshdAvailable())('a host that signs only with SHA-1 ssh-rsa', () 
     const refused = await run('push', ['--host', suite.sshd.alias]);
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toMatch(sha1Refusal);
-    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr.trim().split('\n'), refused.stderr).toHaveLength(1);
 
     const saved = await readFile(suite.knownHosts);
     try {

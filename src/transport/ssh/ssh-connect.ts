@@ -92,7 +92,11 @@ async function openClient(target: ResolvedSsh, sock: Duplex, options: ConnectOpt
       client.on('error', () => {});
       resolve(client);
     });
-    client.once('error', (error: Error & { level?: string; code?: string }) => {
+    // `on`, not `once`: a refused host key can be followed by the reset of the socket, a second error.
+    let failed = false;
+    client.on('error', (error: Error & { level?: string; code?: string }) => {
+      if (failed) return;
+      failed = true;
       client.end();
       reject(policy.rejection() ?? connectError(error, who, target, auth.tried, auth.skipped));
     });
