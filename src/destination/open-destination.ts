@@ -1,6 +1,4 @@
 import { usageError } from '../errors.js';
-import { parseRegistryAddress } from '../registry/registry-address.js';
-import { RegistryDestination } from '../registry/registry-destination.js';
 import { resolveKubernetesTarget } from '../k8s/kubernetes-target.js';
 import { findDefaultRemotePath } from '../remote/default-remote-path.js';
 import { RemoteStore } from '../remote/remote-store.js';
@@ -70,9 +68,11 @@ export async function openDestination(spec: DestinationSpec): Promise<Destinatio
 const NOT_WITH_REGISTRY = ['host', 'rsh', 'remotePath', 'pvc', 'pod', 'sudo', 'chown'] as const;
 const FLAG_NAMES: Record<(typeof NOT_WITH_REGISTRY)[number], string> = { host: 'host', rsh: 'rsh', remotePath: 'remote-path', pvc: 'pvc', pod: 'pod', sudo: 'sudo', chown: 'chown' };
 
-function openRegistry(spec: DestinationSpec): Promise<Destination> {
+/** The registry client is loaded only for a registry: every command starts faster without it. */
+async function openRegistry(spec: DestinationSpec): Promise<Destination> {
   const clash = NOT_WITH_REGISTRY.find((key) => spec[key] !== undefined && spec[key] !== false);
   if (clash) throw usageError(`--registry and --${FLAG_NAMES[clash]} both name a destination; give one of them`);
+  const [{ parseRegistryAddress }, { RegistryDestination }] = await Promise.all([import('../registry/registry-address.js'), import('../registry/registry-destination.js')]);
   return RegistryDestination.open({ address: parseRegistryAddress(spec.registry ?? '', spec.insecure ?? false), caFile: spec.caFile, signal: spec.signal });
 }
 

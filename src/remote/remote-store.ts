@@ -9,6 +9,7 @@ import { ConnectionLostError, type RunOptions, type RunResult, type Transport } 
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from '../transport/stall-watch.js';
 import { PIECE_BYTES, RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
+import { GO_LINE, WARM_SHELL, WarmShell } from './warm-shell.js';
 import { shellCommand } from '../transport/shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
@@ -79,6 +80,9 @@ export class RemoteStore {
   private hasXxhsum = false;
   /** The stall watchdogs of the commands running now. */
   private readonly watches = new Set<StallWatch>();
+  /** A shell started ahead of the next command, while keepWarm is on. */
+  private spare: WarmShell | undefined;
+  private keepWarm = false;
 
   constructor(
     readonly transport: Transport,
@@ -259,6 +263,31 @@ export class RemoteStore {
    * Runs one script with its arguments (under sudo -n with --sudo); a failure becomes a PushError about
    * `digest`. Under a stall watchdog: `watch` when the caller has one, else one that waits for `waiting`.
    */
+  /**
+   * While on, one shell is kept started ahead of the next command (see WarmShell): each command takes
+   * it and another is started. Turned off, the last one stays for the next command, or for release().
+   */
+  keepShellWarm(on: boolean): void {
+    this.keepWarm = on;
+    if (on && !this.spare?.usable) this.spare = this.startShell();
+  }
+
+  /** Lets the shell kept warm go (at the end of a run). */
+  releaseWarmShell(): void {
+    this.spare?.release();
+    this.spare = undefined;
+  }
+
+  private startShell(): WarmShell {
+    return new WarmShell(this.transport, shellCommand([...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', WARM_SHELL, 'ollama-push']));
+  }
+
+  private takeWarmShell(): WarmShell | undefined {
+    const shell = this.spare?.usable ? this.spare : undefined;
+    this.spare = this.keepWarm ? this.startShell() : undefined;
+    return shell;
+  }
+
   private async exec(
     name: ProgramName,
     args: string[],
@@ -267,10 +296,11 @@ export class RemoteStore {
     const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', program(name), 'ollama-push', ...args];
     const { digest, waiting, watch: given, ...rest } = options;
     const watch = given ?? this.stallWatch(waiting ?? waitingFor(name, digest));
-    const run = watch ? watch.watching(rest) : rest;
+    const run = { ...(watch ? watch.watching(rest) : rest), label: `${name} ${shellCommand(args)}` };
     if (watch) this.watches.add(watch);
-    const result = await this.transport
-      .run(shellCommand(words), { ...run, label: `${name} ${shellCommand(args)}` })
+    const text = `set -- ${shellCommand(args)}\n${program(name)}`;
+    const warm = this.spare && !text.includes(`\n${GO_LINE}\n`) ? this.takeWarmShell() : undefined;
+    const result = await (warm ? warm.run(text, run) : this.transport.run(shellCommand(words), run))
       .catch((error: unknown) => {
         throw error instanceof ConnectionLostError && digest ? error.about(digestString(digest)) : error;
       })

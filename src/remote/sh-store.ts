@@ -55,6 +55,8 @@ export class ShStore implements Destination {
       });
     }
     const jobs = Math.max(1, Math.min(hooks.jobs, remote.transport.maxParallel - RESERVED_CHANNELS));
+    // The commands of the upload each start in a shell started ahead, and one is left for the manifest.
+    if (blobs.length > 0) remote.keepShellWarm(true);
     const writers = new WriterPool(remote, lockOwner);
     const context = {
       remote,
@@ -91,7 +93,10 @@ export class ShStore implements Destination {
             failures.set(hex, error);
           }
         }),
-    ).finally(() => writers.close());
+    ).finally(() => {
+      remote.keepShellWarm(false);
+      writers.close();
+    });
     return failures;
   }
 
@@ -109,6 +114,7 @@ export class ShStore implements Destination {
   }
 
   close(): Promise<void> {
+    this.remote.releaseWarmShell();
     return this.remote.transport.close();
   }
 

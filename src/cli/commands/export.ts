@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { exportArchive, exportArchiveToFile, type ExportResult, streamWriter } from '../../archive/export-archive.js';
+import type { ExportResult } from '../../archive/export-archive.js';
 import { usageError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../format.js';
 import { createReporter } from '../../progress/reporter.js';
@@ -38,6 +38,8 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       try {
         await interruptible(() => controller.abort(), interrupted, async () => {
           const options = { local, models, label: toStdout ? 'stdout' : args.output, onEvent: reporter.onEvent, signal: controller.signal };
+          // Loaded here: the other commands start faster without tar-stream.
+          const { exportArchive, exportArchiveToFile, streamWriter } = await import('../../archive/export-archive.js');
           const result = toStdout ? await exportArchive({ ...options, write: streamWriter(process.stdout) }) : await exportArchiveToFile(args.output, options);
           reporter.stop();
           reporter.line(exportSummary(result, options.label));

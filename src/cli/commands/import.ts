@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { importArchive, type ImportResult } from '../../archive/import-archive.js';
+import type { ImportResult } from '../../archive/import-archive.js';
 import { usageError } from '../../errors.js';
 import { formatBytes, formatDuration } from '../../format.js';
 import { createReporter } from '../../progress/reporter.js';
@@ -43,6 +43,8 @@ export const importCommand: CommandModule<object, ImportArgs> = {
       const interrupted = 'interrupted; blobs already published on the destination are kept: run the same command again to resume';
       try {
         await interruptible(stop, interrupted, async () => {
+          // Loaded here: the other commands start faster without tar-stream.
+          const { importArchive } = await import('../../archive/import-archive.js');
           const result = await importArchive({
             open: () => (fromStdin ? process.stdin : createReadStream(args.archive, { highWaterMark: MiB })),
             label,
