@@ -11,6 +11,7 @@ import { LocalShellTransport } from '../src/transport/local-shell.js';
 import { StallError, StallWatch } from '../src/transport/stall-watch.js';
 import { resolveSsh } from '../src/transport/ssh/ssh-config.js';
 import { SshTransport } from '../src/transport/ssh/ssh-transport.js';
+import { labelOf } from '../src/transport/tracing-transport.js';
 import { ConnectionLostError, type RunOptions, type RunResult, type Transport } from '../src/transport/transport.js';
 import { startCli, tempDir } from './harness/cli.js';
 import { installFakeKubectl } from './harness/fake-kubectl.js';
@@ -96,13 +97,13 @@ describe('the stall watchdog of one command (StallWatch)', () => {
 describe('the hash follower (once the ranges are written, the watchdog waits for its answer)', () => {
   it('answers: the destination hashes the blob as it lands and stores it, with no commit command', async () => {
     const work = await tempDir();
-    const labels: string[] = [];
+    const labels: (() => string)[] = [];
     const inner = new LocalShellTransport();
     const spy: Transport = {
       label: inner.label,
       maxParallel: inner.maxParallel,
       run: (command, options) => {
-        labels.push(options?.label ?? '');
+        labels.push(() => labelOf(options) ?? '');
         return inner.run(command, options);
       },
       close: () => inner.close(),
@@ -111,8 +112,9 @@ describe('the hash follower (once the ranges are written, the watchdog waits for
     try {
       const store = await writeSyntheticStore(join(work.path, 'local'), [16]);
       await push({ models: [store.models[0]!], modelsDir: store.modelsDir, destination, rangeSize: 4 * 1024 * 1024, createRemotePath: true });
-      expect(labels.some((label) => label.startsWith('hash-follow '))).toBe(true);
-      expect(labels.filter((label) => label.startsWith('commit-blob '))).toEqual([]);
+      const ran = labels.map((label) => label().replace(/^warm shell: /, ''));
+      expect(ran.some((label) => label.startsWith('hash-follow '))).toBe(true);
+      expect(ran.filter((label) => label.startsWith('commit-blob '))).toEqual([]);
       expect(readFileSync(join(work.path, 'remote', 'blobs', `sha256-${store.largeBlob.hex}`)).length).toBe(16 * 1024 * 1024);
     } finally {
       await destination.close();

@@ -278,8 +278,10 @@ export class RemoteStore {
     this.spare = undefined;
   }
 
+  /** The remote path is an argument it does not use: `ps` there shows which store it works on. */
   private startShell(): WarmShell {
-    return new WarmShell(this.transport, shellCommand([...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', WARM_SHELL, 'ollama-push']));
+    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', WARM_SHELL, 'ollama-push', this.options.path];
+    return new WarmShell(this.transport, shellCommand(words));
   }
 
   private takeWarmShell(): WarmShell | undefined {

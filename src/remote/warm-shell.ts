@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { labelOf } from '../transport/tracing-transport.js';
 import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
 
 /** The line after a program's text: the warm shell runs what it read before it. */
@@ -35,7 +36,10 @@ export class WarmShell {
     this.result = transport.run(command, {
       stdin: this.input,
       signal: this.controller.signal,
-      label: 'warm shell',
+      label: () => {
+        const used = labelOf(this.target);
+        return used ? `warm shell: ${used}` : 'warm shell';
+      },
       onStdout: (chunk) => (this.target.onStdout ? this.target.onStdout(chunk) : this.collected.push(chunk)),
       onOutput: () => this.target.onOutput?.(),
     });

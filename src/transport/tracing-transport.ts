@@ -17,8 +17,10 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
     async run(command: string, options?: RunOptions): Promise<RunResult> {
       const id = ++count;
       const started = performance.now();
-      log(`[${id}] run ${shorten(options?.label ?? firstLine(command))}`);
-      const elapsed = () => `after ${Math.round(performance.now() - started)} ms`;
+      const first = labelOf(options);
+      log(`[${id}] run ${shorten(first ?? firstLine(command))}`);
+      // A warm shell learns its program later: the exit line names it.
+      const elapsed = () => `after ${Math.round(performance.now() - started)} ms${labelOf(options) === first ? '' : ` (${shorten(labelOf(options) ?? '')})`}`;
       try {
         const result = await inner.run(command, options);
         const said = lastLine(result.stderr);
@@ -30,6 +32,10 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
       }
     },
   };
+}
+
+export function labelOf(options: RunOptions | undefined): string | undefined {
+  return typeof options?.label === 'function' ? options.label() : options?.label;
 }
 
 function firstLine(command: string): string {

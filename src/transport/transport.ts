@@ -24,8 +24,11 @@ export interface RunOptions {
   readonly onStart?: () => void;
   /** Called for every chunk of stdout and of stderr as it arrives: the command's signs of life (StallWatch). */
   readonly onOutput?: () => void;
-  /** What --verbose shows for this run instead of the command text: a program's name and arguments. */
-  readonly label?: string;
+  /**
+   * What --verbose shows for this run instead of the command text: a program's name and arguments (a
+   * function for a warm shell, which learns its program later).
+   */
+  readonly label?: string | (() => string);
 }
 
 /**

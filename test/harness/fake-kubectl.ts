@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path';
  * JSON shapes a real API server returns, with kubectl's real NotFound text and exit status, and runs
  * `kubectl exec -i ... POD -- CMD...` on this machine. A pod's `mounts` stand for its volume mounts:
  * every occurrence of a mount path in CMD is rewritten to the local dir behind it (so `/root/.ollama`
- * in the pod is a temp dir here). A pod's `drop` breaks its exec streams as a real cluster can: the
+ * in the pod is a temp dir here), and so is the program text a warm shell reads from stdin first. A pod's `drop` breaks its exec streams as a real cluster can: the
  * command is killed after `afterMs` (not started when that is 0), and the stand-in exits 1 with `message` (kubectl's own error) or,
  * without one, 0 and silent, as kubectl does when the stream just ends (kubernetes/kubectl#1208). Every
  * invocation's argv is appended to calls.jsonl.
@@ -147,7 +147,33 @@ if (verb === 'exec') {
   const mapped = command.map((arg) => mounts.reduce((a, [from, to]) => a.split(from).join(to), arg));
   // Its own process group, so that when kubectl is stopped, the command (and anything it started) ends too,
   // as it would with the exec stream gone.
-  const child = spawn(mapped[0], mapped.slice(1), { stdio: [flags['-i'] || flags['--stdin'] ? 'inherit' : 'ignore', 'inherit', 'inherit'], detached: true });
+  // A warm shell (src/remote/warm-shell.ts) reads its program, paths and all, from stdin up to its go line.
+  const GO = '\n__OLLAMA_PUSH_GO__\n';
+  const warm = command.some((arg) => arg.includes('__OLLAMA_PUSH_GO__'));
+  const stdinMode = flags['-i'] || flags['--stdin'] ? (warm ? 'pipe' : 'inherit') : 'ignore';
+  const child = spawn(mapped[0], mapped.slice(1), { stdio: [stdinMode, 'inherit', 'inherit'], detached: true });
+  if (stdinMode === 'pipe') {
+    let head = Buffer.alloc(0);
+    let passing = false;
+    const pass = (chunk) => {
+      if (!child.stdin.write(chunk)) {
+        process.stdin.pause();
+        child.stdin.once('drain', () => process.stdin.resume());
+      }
+    };
+    child.stdin.on('error', () => {});
+    process.stdin.on('data', (chunk) => {
+      if (passing) return pass(chunk);
+      head = Buffer.concat([head, chunk]);
+      const at = head.indexOf(GO);
+      if (at < 0) return;
+      passing = true;
+      const text = head.subarray(0, at + GO.length).toString('latin1');
+      pass(Buffer.from(mounts.reduce((a, [from, to]) => a.split(from).join(to), text), 'latin1'));
+      pass(head.subarray(at + GO.length));
+    });
+    process.stdin.on('end', () => child.stdin.end(passing ? undefined : head));
+  }
   const kill = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} };
   const stop = () => { kill(); process.exit(1); };
   process.on('SIGTERM', stop).on('SIGINT', stop);
