@@ -52,4 +52,4 @@ export function program(name: ProgramName): string {
 }
 
 /** The end mark range-writer.sh reads after each range's bytes. */
-export const END_MARK = Buffer.from('OPUSHEND');
+export const END_MARK = Buffer.from('OPUSHEND\n');

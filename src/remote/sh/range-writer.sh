@@ -5,7 +5,7 @@
 #   PIECE  bytes between end marks (a multiple of 1 MiB)
 # stdin: requests, one after another: a line `<hex> <size> <start> <length> [<dead owner>]`, then the
 # <length> bytes to write at <start> of the blob's staged data, in pieces of PIECE bytes (the last one
-# shorter; one empty piece for an empty range), each followed by the 8 bytes OPUSHEND. Each piece is marked done as it lands, so a run cut
+# shorter; one empty piece for an empty range), each followed by the line OPUSHEND (read by sh's read: no process). Each piece is marked done as it lands, so a run cut
 # short loses at most one piece per writer; the whole range's marker replaces the pieces' at its end.
 # answers each request with one line: written, stored (the blob is complete: nothing needed), short (the data ended early;
 # the writer exits), or busy <owner> (another run holds the blob's lock).
@@ -17,11 +17,11 @@ exact_dd && exact_dd=1
 while read -r h size start len dead; do
   pieces=$(((len + piece - 1) / piece)); [ "$pieces" -gt 0 ] || pieces=1
   if blob_stored "$h" "$size"; then
-    take_bytes $((len + 8 * pieces)) > /dev/null
+    take_bytes $((len + 9 * pieces)) > /dev/null
     echo stored
     continue
   fi
-  take_lock "$h" || { take_bytes $((len + 8 * pieces)) > /dev/null; continue; }
+  take_lock "$h" || { take_bytes $((len + 9 * pieces)) > /dev/null; continue; }
   # The lock's heartbeat while a long range arrives (a slow link, --bwlimit): others take it after $stale minutes.
   # It runs from / so that a sleep left behind never holds the store's filesystem busy.
   (lock=$PWD/sha256-$h.lock; cd / && while kill -0 $$ 2>/dev/null; do touch -c "$lock"; sleep 20; done) </dev/null >/dev/null 2>&1 &
@@ -31,15 +31,14 @@ while read -r h size start len dead; do
   at=$start; end=$((start + len))
   while :; do
     n=$((end - at)); [ "$n" -le "$piece" ] || n=$piece
-    err=$(
-      cd "$d" || exit 1
-      if [ "$exact_dd" = 1 ]; then
-        dd of=data bs=1048576 seek=$((at / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>&1 >/dev/null
-      else
-        head -c "$n" | dd of=data bs=1048576 seek=$((at / 1048576)) conv=notrunc 2>&1 >/dev/null
-      fi
-    ) || { kill $beat; printf '%s\n' "$err" >&2; exit 1; }
-    [ "$(take_bytes 8)" = OPUSHEND ] || { kill $beat; echo short; exit 0; }
+    # One process per piece: dd writes straight into the staged file (the staging is ours alone).
+    if [ "$exact_dd" = 1 ]; then
+      dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>"$d/dd.err" >/dev/null
+    else
+      head -c "$n" | dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc 2>"$d/dd.err" >/dev/null
+    fi || { kill $beat; cat "$d/dd.err" >&2; exit 1; }
+    IFS= read -r mark || mark=
+    [ "$mark" = OPUSHEND ] || { kill $beat; echo short; exit 0; }
     [ "$n" = 0 ] || : > "$d/done.$at-$((at + n))" || { kill $beat; exit 1; }
     at=$((at + n))
     [ "$at" -lt "$end" ] || break
