@@ -255,7 +255,11 @@ Host via-proxy
     run.child.kill('SIGKILL');
     await run.done;
     // Nothing of the push outlives it on the destination (a hash follower used to wait for 2 minutes).
-    await waitFor('the destination programs to end', async () => destinationProcesses(remote).length === 0);
+    await waitFor('the destination programs to end', async () => destinationProcesses(remote).length === 0).catch((error: Error) => {
+      const pids = destinationProcesses(remote).map((line) => line.split(' ')[0]).join(',');
+      const ps = spawnSync('sh', ['-c', `ps -o pid,ppid,stat,wchan:20,args -p ${pids} --ppid ${pids} | cut -c1-120`]).stdout.toString();
+      throw new Error(`${error.message}; still running:\n${ps}`);
+    });
     const report = await checkOllamaStore(remote, { allowUnreferenced: true });
     expect(report.problems).toEqual([]);
     expect(report.models).toEqual([]);

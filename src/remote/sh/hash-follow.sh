@@ -39,11 +39,17 @@ emit() {
     read_range data "$start" "$end"
   done
 }
-sum=$(emit "$@" | sha256_of)
+# The main shell waits for this pipeline, not for a command substitution: waiting, it reaps the watcher
+# when that ends, so `kill -0` in emit sees the client gone (a zombie would still answer it).
+status=0
+emit "$@" | {
+  sum=$(sha256_of)
+  if [ "$sum" = "$h" ] && [ "$(wc -c < data | tr -d ' ')" = "$size" ] && cd -P .. && take_lock "$h" >/dev/null; then
+    keep_verified "$h"
+    echo stored
+  else
+    echo "$sum"
+  fi
+} || status=$?
 kill "$client" 2>/dev/null || :
-if [ "$sum" = "$h" ] && [ "$(wc -c < data | tr -d ' ')" = "$size" ] && cd -P .. && take_lock "$h" >/dev/null; then
-  keep_verified "$h"
-  echo stored
-else
-  echo "$sum"
-fi
+[ "$status" = 0 ] || exit "$status"

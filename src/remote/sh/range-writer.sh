@@ -31,12 +31,13 @@ while read -r h size start len dead; do
   at=$start; end=$((start + len))
   while :; do
     n=$((end - at)); [ "$n" -le "$piece" ] || n=$piece
-    # One process per piece: dd writes straight into the staged file (the staging is ours alone).
+    # One process per piece where dd counts bytes: the substitution's subshell execs dd itself, which
+    # writes straight into the staged file (the staging is ours alone). Its messages are kept for an error.
     if [ "$exact_dd" = 1 ]; then
-      dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>"$d/dd.err" >/dev/null
+      err=$(dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>&1 >/dev/null)
     else
-      head -c "$n" | dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc 2>"$d/dd.err" >/dev/null
-    fi || { kill $beat; cat "$d/dd.err" >&2; exit 1; }
+      err=$(head -c "$n" | dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc 2>&1 >/dev/null)
+    fi || { kill $beat; printf '%s\n' "$err" >&2; exit 1; }
     IFS= read -r mark || mark=
     [ "$mark" = OPUSHEND ] || { kill $beat; echo short; exit 0; }
     [ "$n" = 0 ] || : > "$d/done.$at-$((at + n))" || { kill $beat; exit 1; }
