@@ -76,6 +76,21 @@ describe('faults on a local destination', () => {
     expect((await checkOllamaStore(remote)).problems).toEqual([]);
   });
 
+  it('publishes a model in one step: none of its blobs is in blobs/ before its manifest goes', async () => {
+    const run = startCli([...args(), '--bwlimit', '16M', '--range-size', '4', '--jobs', '2']);
+    const verified = join(remote, '.ollama-push', 'verified');
+    // The small blobs are verified first; the large one is still on its way.
+    await waitFor('verified blobs waiting in the staging', async () => (await readdir(verified).catch(() => [])).length >= 4);
+    expect(await readdir(join(remote, 'blobs')).catch(() => [])).toEqual([]);
+    expect((await checkOllamaStore(remote)).models).toEqual([]);
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    const report = await checkOllamaStore(remote);
+    expect(report.problems).toEqual([]);
+    expect(report.models).toEqual(['registry.ollama.ai/library/bench-0:latest']);
+    expect(await readdir(join(remote, '.ollama-push'))).toEqual([]);
+  });
+
   it('lets two pushes of the same model run at once, both succeeding', async () => {
     const [a, b] = await Promise.all([
       runCli([...args(), '--range-size', '2', '--bwlimit', '64M']),

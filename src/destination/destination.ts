@@ -27,7 +27,10 @@ export interface Destination {
    * upload must stop (a lost connection: retryable PushError).
    */
   upload(blobs: readonly BlobPlan[], source: BlobSource, hooks: UploadHooks): Promise<Map<string, unknown>>;
-  /** Writes the manifest bytes unchanged, last, and only while all its blobs are in place. */
+  /**
+   * Publishes the model: blobs verified for it go in place (an Ollama store keeps them aside until now),
+   * then the manifest bytes, unchanged, last, and only while all its blobs are in place.
+   */
   publishManifest(name: ModelName, manifest: Manifest): Promise<ManifestOutcome>;
   /** --verify: the published blobs whose sha256 is not their digest; with `drop`, removed to be sent again. */
   corruptBlobs(blobs: readonly Descriptor[], drop: boolean): Promise<Set<string>>;

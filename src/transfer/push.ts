@@ -70,8 +70,8 @@ function corruptBlobs(destination: Destination, models: readonly LocalModel[], s
 }
 
 /**
- * Sends every blob the destination lacks, verifies each there, renames it into blobs/, and only then
- * publishes each model's manifest. A model with any blob that failed is not published. After a dropped
+ * Sends every blob the destination lacks and verifies each there, then publishes each model: its
+ * verified blobs and then its manifest, in one step. A model with any blob that failed is not published. After a dropped
  * connection it probes again and resumes from what the destination reports.
  */
 export async function push(options: PushOptions): Promise<PushResult> {
