@@ -99,7 +99,8 @@ interface Progress {
 
 async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<PushResult, 'bytesSent' | 'seconds'>> {
   const { local, destination, models, onEvent } = options;
-  for (const blob of distinctBlobs(models)) await local.checkBlob(blob.digest, blob.size);
+  // All at once: thousands of stats one after another cost a no-op push of a per-tensor model 0.1-0.2 s.
+  await Promise.all(distinctBlobs(models).map((blob) => local.checkBlob(blob.digest, blob.size)));
 
   const state = await destination.probe({
     digests: distinctDigests(models),

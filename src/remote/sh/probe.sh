@@ -70,23 +70,25 @@ if [ "$has_staging" = 1 ]; then
   staged=$(ls -a .ollama-push)
   verified=$(cd .ollama-push && { ! has_dir verified || LC_ALL=C ls -ln verified; }) || exit $?
 fi
-# "/" separates the four inputs: no file is named that.
-{ blob_table; echo /; printf '%s\n' "$staged"; echo /; printf '%s\n' "$verified"; echo /; cat; } | awk '
+# "/" separates the four inputs: no file is named that. awk answers for every blob but the staged
+# ones, which the loop below looks into: sh's read takes a pipe a byte at a time, too slow for
+# thousands of lines.
+answers=$({ blob_table; echo /; printf '%s\n' "$staged"; echo /; printf '%s\n' "$verified"; echo /; cat; } | awk '
   part == 0 { if ($0 == "/") part = 1; else { type[$1] = $2; size[$1] = $3 }; next }
   part == 1 { if ($0 == "/") part = 2; else if ($0 ~ /^sha256-[0-9a-f]+(\.lock)?$/) there[substr($0, 8)] = 1; next }
   part == 2 { if ($0 == "/") part = 3; else if (substr($1, 1, 1) == "-" && NF == 9 && $9 ~ /^sha256-[0-9a-f]+$/) ok[substr($9, 8)] = $5; next }
   $1 !~ /^[0-9a-f]+$/ { next }
-  type[$1] != "" && type[$1] != "-" { print "unsafe " $1; exit }
-  type[$1] != "-" && ($1 in ok) { print $1, ok[$1], "verified"; next }
-  {
-    staged = ""
-    if (($1 in there) || (($1 ".lock") in there)) staged = "staged"
-    print $1, (type[$1] == "-" ? size[$1] : "-"), staged
-  }' |
-while read -r h size flag; do
-  if [ "$h" = unsafe ]; then unsafe "$models/blobs/sha256-$size is not a regular file (a link or a directory where a blob belongs): remove it"; fi
-  if [ "$flag" = verified ]; then echo "stored $h $size"; continue; fi
-  if [ "$flag" != staged ]; then echo "blob $h $size"; continue; fi
+  type[$1] != "" && type[$1] != "-" { print "unsafe", $1; exit }
+  type[$1] != "-" && ($1 in ok) { print "stored", $1, ok[$1]; next }
+  (($1 in there) || (($1 ".lock") in there)) { print "staged", $1, (type[$1] == "-" ? size[$1] : "-"); next }
+  { print "blob", $1, (type[$1] == "-" ? size[$1] : "-") }')
+case $answers in
+  unsafe* | *"
+unsafe "*) h=${answers##*unsafe }; unsafe "$models/blobs/sha256-$h is not a regular file (a link or a directory where a blob belongs): remove it" ;;
+esac
+printf '%s\n' "$answers" | grep -v '^staged '
+printf '%s\n' "$answers" | grep '^staged ' |
+while read -r _ h size; do
   d=.ollama-push/sha256-$h
   ranges=
   if [ -d "$d" ] && [ ! -L "$d" ]; then ranges=$(cd "$d" && for m in done.*; do [ -f "$m" ] && printf '%s ' "${m#done.}"; done); fi
