@@ -1,6 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { labelOf } from '../transport/tracing-transport.js';
-import type { RunOptions, RunResult, Transport } from '../transport/transport.js';
+import { labelOf, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
 
 /** The line after a program's text: the warm shell runs what it read before it. */
 export const GO_LINE = '__OLLAMA_PUSH_GO__';

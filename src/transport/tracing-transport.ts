@@ -1,4 +1,4 @@
-import { lastLine, type RunOptions, type RunResult, type Transport } from './transport.js';
+import { labelOf, lastLine, type RunOptions, type RunResult, type Transport } from './transport.js';
 
 const MAX_TRACE = 160;
 
@@ -32,10 +32,6 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
       }
     },
   };
-}
-
-export function labelOf(options: RunOptions | undefined): string | undefined {
-  return typeof options?.label === 'function' ? options.label() : options?.label;
 }
 
 function firstLine(command: string): string {

@@ -94,3 +94,8 @@ export class ConnectionLostError extends PushError {
 export function lastLine(stderr: Buffer | string): string {
   return stderr.toString().trim().split('\n').filter(Boolean).pop()?.trim() ?? '';
 }
+
+/** What a run is shown as now (RunOptions.label, called when it is a function). */
+export function labelOf(options: RunOptions | undefined): string | undefined {
+  return typeof options?.label === 'function' ? options.label() : options?.label;
+}
