@@ -111,7 +111,7 @@ read_range() {
     set -- "$1" "$2" "$3" $(($3 - $2))
     [ "$4" -le 67108864 ] || set -- "$1" "$2" "$3" 67108864
     if [ "$exact_dd" = 1 ]; then
-      dd if="$1" bs=1048576 skip=$(($2 / 1048576)) count="$4" iflag=count_bytes 2>/dev/null
+      dd if="$1" bs=65536 skip=$(($2 / 65536)) count="$4" iflag=count_bytes 2>/dev/null
     else
       dd if="$1" bs=1048576 skip=$(($2 / 1048576)) count=$((($4 + 1048575) / 1048576)) 2>/dev/null | head -c "$4"
     fi
@@ -134,7 +134,7 @@ exact_dd() {
 # read ahead on a pipe, so dd where it can ($exact_dd set from exact_dd), else head (GNU's stops at N).
 take_bytes() {
   if [ "${exact_dd-}" = 1 ]; then
-    dd bs=1048576 count="$1" iflag=fullblock,count_bytes 2>/dev/null
+    dd bs=65536 count="$1" iflag=fullblock,count_bytes 2>/dev/null
   else
     head -c "$1"
   fi

@@ -34,7 +34,7 @@ while read -r h size start len dead; do
     # One process per piece where dd counts bytes: the substitution's subshell execs dd itself, which
     # writes straight into the staged file (the staging is ours alone). Its messages are kept for an error.
     if [ "$exact_dd" = 1 ]; then
-      err=$(dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>&1 >/dev/null)
+      err=$(dd of="$d/data" bs=65536 seek=$((at / 65536)) conv=notrunc iflag=fullblock,count_bytes count="$n" 2>&1 >/dev/null)
     else
       err=$(head -c "$n" | dd of="$d/data" bs=1048576 seek=$((at / 1048576)) conv=notrunc 2>&1 >/dev/null)
     fi || { kill $beat; printf '%s\n' "$err" >&2; exit 1; }
@@ -47,11 +47,13 @@ while read -r h size start len dead; do
   kill $beat
   # -c: hash-follow may have stored the blob (and dropped its lock) as soon as the marker appeared.
   : > "$d/done.$start-$end" && touch -c "sha256-$h.lock" || exit 1
+  set --
   at=$start
   while [ "$at" -lt "$end" ]; do
     n=$((end - at)); [ "$n" -le "$piece" ] || n=$piece
-    [ "$at-$((at + n))" = "$start-$end" ] || rm -f "$d/done.$at-$((at + n))"
+    [ "$at-$((at + n))" = "$start-$end" ] || set -- "$@" "$d/done.$at-$((at + n))"
     at=$((at + n))
   done
+  [ "$#" = 0 ] || rm -f "$@"
   echo written
 done
