@@ -7,7 +7,7 @@ import { PROGRAM_NAMES, type ProgramName, program, programFile } from '../src/re
 import { tempDir } from './harness/cli.js';
 
 /** Runs one destination program alone, as the client would, against a temp store. */
-function run(name: ProgramName, args: readonly string[], input = '') {
+function run(name: ProgramName, args: readonly string[], input: string | Buffer = '') {
   const result = spawnSync('sh', ['-c', program(name), 'ollama-push', ...args], { input });
   return { code: result.status, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
@@ -113,6 +113,23 @@ describe('the destination programs alone, against a temp store', () => {
     // Another model's verified blob stays where it waits.
     expect(readdirSync(join(staging(), 'verified'))).toEqual([`sha256-${other}`]);
     expect(readdirSync(join(store, 'blobs'))).toEqual([`sha256-${hex}`]);
+  });
+
+  it('small-blobs: a batch cut short keeps the blobs that arrived whole, and says it ended early', () => {
+    const blobs = ['first small blob\n', 'second small blob\n', 'x'.repeat(5000)].map((text) => ({ text, hex: sha256(text) }));
+    const files = join(dir.path, 'files');
+    mkdirSync(files);
+    for (const { text, hex: h } of blobs) writeFileSync(join(files, `sha256-${h}`), text);
+    const tar = spawnSync('tar', ['-cf', '-', '-C', files, ...blobs.map((b) => `sha256-${b.hex}`)]).stdout;
+    // Each of the first two takes a 512-byte header and one block: the cut falls inside the third's data.
+    const cut = tar.subarray(0, 4 * 512 + 2048);
+    const result = run('small-blobs', [store, 'models', has('openssl') ? 'openssl' : 'sha256sum', ''], cut);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/ended early; the blobs that arrived whole are kept/);
+    expect(result.stdout.trim().split('\n').sort()).toEqual(blobs.slice(0, 2).map((b) => `${b.hex} stored`).sort());
+    expect(readdirSync(join(staging(), 'verified')).sort()).toEqual(blobs.slice(0, 2).map((b) => `sha256-${b.hex}`).sort());
+    // Nothing else is left in the staging: the batch's own directory is gone.
+    expect(readdirSync(staging())).toEqual(['verified']);
   });
 
   it('publish-manifest writes nothing while a blob is missing, then publishes, then says unchanged', () => {

@@ -16,8 +16,10 @@ st=$PWD
 batch=$(mktemp -d batch.XXXXXXXXXX) || exit 1
 trap 'cd -P -- "$st" && rm -rf -- "$batch"' EXIT
 cd -P -- "$batch" || exit 1
-# -o: the files are the pushing user's, whatever the archive says.
-tar -xof - || exit 1
+# -o: the files are the pushing user's, whatever the archive says. A batch cut short (the client killed,
+# the link dropped) keeps the blobs that arrived whole: the hash below tells them from the last, partial one.
+cut=0
+tar -xof - || cut=1
 case $hasher in
   openssl) set -- openssl dgst -sha256 -r ;;
   sha256sum) set -- sha256sum ;;
@@ -32,9 +34,9 @@ verdicts=$(find . -type f -name 'sha256-*' -exec "$@" {} + | awk '{
 printf '%s\n' "$verdicts" | while read -r verdict h sum; do
   [ "$verdict" = bad ] || continue
   rm -f -- "sha256-$h"
-  echo "$h mismatch $sum"
+  [ "$cut" = 1 ] || echo "$h mismatch $sum"
 done
-[ -n "$(find . -type f -name 'sha256-*' | head -n 1)" ] || exit 0
+[ -n "$(find . -type f -name 'sha256-*' | head -n 1)" ] || exit "$cut"
 find . -type f -name 'sha256-*' -exec touch {} + || exit 1
 [ -z "$co" ] || find . -type f -name 'sha256-*' -exec chown -h "$co" {} + || exit 1
 # Only this user writes in the staging: a plain mv of the batch's names (one exec: a batch holds at most
@@ -46,4 +48,5 @@ cd -P .. || exit 1
 printf '%s\n' "$verdicts" | awk '$1 == "ok" { print $2 }' | while read -r h; do
   [ -f "verified/sha256-$h" ] || { echo "sha256-$h is missing from $PWD/verified after it was moved there" >&2; exit 1; }
   echo "$h stored"
-done
+done || exit 1
+[ "$cut" = 0 ] || { echo "the archive of small blobs ended early; the blobs that arrived whole are kept" >&2; exit 1; }
