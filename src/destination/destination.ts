@@ -99,6 +99,11 @@ export interface BlobSource {
    * hashed on the way and fails at its end when the bytes do not match the digest.
    */
   read(blob: Descriptor, range: ByteRange, onBytes: (bytes: number) => void): Readable;
+  /**
+   * A small blob whole, in one read, not hashed: for a destination that verifies each blob it stores
+   * (a stream per blob costs more than its bytes when a model has thousands). Absent: use `read`.
+   */
+  readSmall?(blob: Descriptor): Promise<Buffer>;
   /** Hashes a range of the source's copy (to check what a destination staged earlier). */
   hash(blob: Descriptor, range: ByteRange, algorithm: 'xxh64' | 'sha256'): Promise<string>;
   /** The error to report when the source's own copy of the blob is damaged (after a mismatch there). */

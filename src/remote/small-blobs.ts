@@ -11,8 +11,11 @@ import type { RemoteStore } from './remote-store.js';
 
 /** Blobs up to this size go whole, in tar batches, not in ranges: a tensor model has thousands of them. */
 const SMALL_BLOB_MAX = 4 * 1024 * 1024;
-/** A batch is one command: a run cut short sends at most this much again per channel. */
-const BATCH_BYTES = 32 * 1024 * 1024;
+/**
+ * A batch is one command, and so one login shell on the destination: a few for a model of thousands of
+ * tensors. One cut short keeps the blobs that arrived whole (small-blobs.sh), so its size costs no resume.
+ */
+const BATCH_BYTES = 128 * 1024 * 1024;
 const BATCH_BLOBS = 4096;
 
 export function isSmallBlob(blob: BlobPlan): boolean {
@@ -89,7 +92,10 @@ async function sendBatch(blobs: readonly BlobPlan[], context: SmallBlobsContext)
   return failures;
 }
 
-/** The blobs as a tar of `sha256-<hex>` files, read from the source as the archive is consumed. */
+/**
+ * The blobs as a tar of `sha256-<hex>` files, read from the source as the archive is consumed (each in
+ * one read where the source can: small-blobs.sh verifies every blob).
+ */
 function tarOf(blobs: readonly BlobPlan[], source: BlobSource, onEvent: PushEventListener | undefined): Readable {
   const archive = tarPack();
   const mtime = new Date();
@@ -97,8 +103,14 @@ function tarOf(blobs: readonly BlobPlan[], source: BlobSource, onEvent: PushEven
     for (const { descriptor } of blobs) {
       const { digest, size } = descriptor;
       const onBytes = (n: number) => onEvent?.({ type: 'bytes', hex: digest.hex, bytes: n });
-      const entry = archive.entry({ name: `sha256-${digest.hex}`, size, mode: 0o644, mtime, type: 'file' });
-      await pipeline(source.read(descriptor, { start: 0, end: size }, onBytes), entry);
+      const header = { name: `sha256-${digest.hex}`, size, mode: 0o644, mtime, type: 'file' } as const;
+      if (source.readSmall) {
+        const data = await source.readSmall(descriptor);
+        await new Promise<void>((resolve, reject) => archive.entry(header, data, (error) => (error ? reject(error) : resolve())));
+        onBytes(size);
+        continue;
+      }
+      await pipeline(source.read(descriptor, { start: 0, end: size }, onBytes), archive.entry(header));
     }
     archive.finalize();
   })().catch((error: unknown) => archive.destroy(error as Error));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { PushError } from '../errors.js';
 import type { ByteRange } from '../destination/destination.js';
@@ -42,21 +43,39 @@ export function readBlobRange(options: RangeReadOptions): Readable {
       onBytes(chunk.length);
       yield chunk;
     }
-    if (read !== range.end - range.start) {
-      throw new PushError(`local blob ${digestString(blob.digest)} changed while it was read (${path}); re-pull it with ollama pull`, {
-        side: 'local',
-        digest: digestString(blob.digest),
-      });
-    }
+    if (read !== range.end - range.start) throw changedWhileRead(blob, path);
     if (hash && hash.digest('hex') !== blob.digest.hex) throw corruptLocalBlob(blob, path);
   }
   return Readable.from(generate(), { objectMode: false });
+}
+
+/** A blob whole, in one read (not hashed): fails when the file's size is not the blob's. */
+export async function readWholeBlob(path: string, blob: Descriptor): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const data = Buffer.allocUnsafe(blob.size);
+    for (let at = 0; at < blob.size; ) {
+      const { bytesRead } = await file.read(data, at, blob.size - at, at);
+      if (bytesRead === 0) throw changedWhileRead(blob, path);
+      at += bytesRead;
+    }
+    return data;
+  } finally {
+    await file.close();
+  }
 }
 
 export async function hashLocalBlob(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: READ_SIZE }) as AsyncIterable<Buffer>) hash.update(chunk);
   return hash.digest('hex');
+}
+
+function changedWhileRead(blob: Descriptor, path: string): PushError {
+  return new PushError(`local blob ${digestString(blob.digest)} changed while it was read (${path}); re-pull it with ollama pull`, {
+    side: 'local',
+    digest: digestString(blob.digest),
+  });
 }
 
 export function corruptLocalBlob(blob: Descriptor, path: string): PushError {

@@ -4,7 +4,7 @@ import type { BlobSource, ByteRange } from '../destination/destination.js';
 import type { Descriptor } from '../store/manifest.js';
 import type { LocalStore } from '../store/local-store.js';
 import type { BandwidthLimit } from './bandwidth-limit.js';
-import { corruptLocalBlob, fileRange, hashLocalBlob, readBlobRange } from './local-blob-reader.js';
+import { corruptLocalBlob, fileRange, hashLocalBlob, readBlobRange, readWholeBlob } from './local-blob-reader.js';
 import type { SharedReads } from './shared-reads.js';
 
 export interface LocalSourceOptions {
@@ -29,6 +29,15 @@ export function localBlobSource(local: LocalStore, options: LocalSourceOptions =
         ...(bandwidthLimit && range.end - range.start > UNTHROTTLED_MAX ? { throttle: (n: number) => bandwidthLimit.take(n) } : {}),
         ...(sharedReads ? { source: sharedReads.reads.sourceFor(sharedReads.party) } : {}),
       }),
+    // Fan-out reads every blob once for all hosts, so there each host streams its small blobs from the shared reads.
+    ...(sharedReads
+      ? {}
+      : {
+          readSmall: async (blob: Descriptor) => {
+            if (bandwidthLimit && blob.size > UNTHROTTLED_MAX) await bandwidthLimit.take(blob.size);
+            return readWholeBlob(local.blobPath(blob.digest), blob);
+          },
+        }),
     hash: (blob, range, algorithm) => hashRange(local.blobPath(blob.digest), range, algorithm),
     damaged: async (blob: Descriptor) => {
       const path = local.blobPath(blob.digest);
