@@ -16,6 +16,8 @@ const SMALL_BLOB_MAX = 4 * 1024 * 1024;
  * tensors. One cut short keeps the blobs that arrived whole (small-blobs.sh), so its size costs no resume.
  */
 const BATCH_BYTES = 128 * 1024 * 1024;
+/** Below this a batch is not split for parallelism: a command costs more than it saves. */
+const BATCH_MIN_BYTES = 16 * 1024 * 1024;
 const BATCH_BLOBS = 4096;
 
 export function isSmallBlob(blob: BlobPlan): boolean {
@@ -37,7 +39,7 @@ export async function sendSmallBlobs(blobs: readonly BlobPlan[], context: SmallB
   const limit = pLimit(Math.max(1, context.jobs));
   const failures = new Map<string, unknown>();
   await Promise.all(
-    batches(blobs).map((batch) =>
+    batches(blobs, Math.max(1, context.jobs)).map((batch) =>
       limit(async () => {
         for (const [hex, failure] of await sendBatch(batch, context)) failures.set(hex, failure);
       }),
@@ -46,10 +48,19 @@ export async function sendSmallBlobs(blobs: readonly BlobPlan[], context: SmallB
   return failures;
 }
 
-function batches(blobs: readonly BlobPlan[]): BlobPlan[][] {
+/**
+ * Batches of about equal size, at most BATCH_BYTES, as many as a multiple of `jobs` (channels), so that
+ * the channels finish together rather than one carrying the last batch alone.
+ */
+export function batches(blobs: readonly BlobPlan[], jobs: number): BlobPlan[][] {
+  const total = blobs.reduce((sum, blob) => sum + blob.descriptor.size, 0);
+  const rounds = Math.ceil(total / BATCH_BYTES / jobs);
+  const target = Math.max(BATCH_MIN_BYTES, Math.ceil(total / Math.max(1, rounds * jobs)));
   const all: BlobPlan[][] = [];
   let current: BlobPlan[] = [];
   let bytes = 0;
+  // Batch n ends where the bytes so far reach n times the target, so that no batch is left a remainder.
+  let sent = 0;
   for (const blob of blobs) {
     if (current.length > 0 && (bytes + blob.descriptor.size > BATCH_BYTES || current.length >= BATCH_BLOBS)) {
       all.push(current);
@@ -58,6 +69,12 @@ function batches(blobs: readonly BlobPlan[]): BlobPlan[][] {
     }
     current.push(blob);
     bytes += blob.descriptor.size;
+    sent += blob.descriptor.size;
+    if (sent >= (all.length + 1) * target) {
+      all.push(current);
+      current = [];
+      bytes = 0;
+    }
   }
   if (current.length > 0) all.push(current);
   return all;
