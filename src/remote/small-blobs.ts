@@ -8,6 +8,7 @@ import { digestString } from '../store/digest.js';
 import type { PushEventListener } from '../transfer/events.js';
 import type { BlobPlan } from '../transfer/plan.js';
 import type { RemoteStore } from './remote-store.js';
+import { packetSized } from '../transport/packet-sized.js';
 
 /** Blobs up to this size go whole, in tar batches, not in ranges: a tensor model has thousands of them. */
 const SMALL_BLOB_MAX = 4 * 1024 * 1024;
@@ -131,5 +132,5 @@ function tarOf(blobs: readonly BlobPlan[], source: BlobSource, onEvent: PushEven
     }
     archive.finalize();
   })().catch((error: unknown) => archive.destroy(error as Error));
-  return Readable.from(archive as AsyncIterable<Buffer>, { objectMode: false });
+  return Readable.from(packetSized(archive as AsyncIterable<Buffer>), { objectMode: false });
 }
