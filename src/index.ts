@@ -17,7 +17,6 @@ import { defaultModelsDir } from './store/models-dir.js';
 import { BandwidthLimit, parseRate } from './transfer/bandwidth-limit.js';
 import type { PushEventListener } from './transfer/events.js';
 import { localBlobSource } from './transfer/local-source.js';
-import { chooseJobs } from './transfer/parallelism.js';
 import { DEFAULT_RANGE_SIZE } from './transfer/plan.js';
 import { type DiffResult, diff as diffModels, type PushResult, push as pushModels } from './transfer/push.js';
 
@@ -70,7 +69,7 @@ export async function push(request: PushRequest): Promise<PushResult> {
     models,
     destination: request.destination,
     source: localBlobSource(local, rate > 0 ? { bandwidthLimit: new BandwidthLimit(rate) } : {}),
-    jobs: chooseJobs(request.jobs, request.destination.rttMs),
+    jobs: request.jobs,
     rangeSize: request.rangeSize ?? DEFAULT_RANGE_SIZE,
     createRemotePath: request.createRemotePath ?? false,
     retries: request.retries ?? 5,

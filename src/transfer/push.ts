@@ -5,6 +5,7 @@ import type { LocalModel, LocalStore } from '../store/local-store.js';
 import { manifestBlobs } from '../store/manifest.js';
 import { displayName } from '../store/model-name.js';
 import type { PushEventListener } from './events.js';
+import { chooseJobs } from './parallelism.js';
 import { type BlobPlan, plannedBlobs, planTransfer, rangeBytes, type TransferPlan } from './plan.js';
 import { withRetries } from './retry.js';
 
@@ -14,8 +15,11 @@ export interface TransferOptions {
   /** Where the bytes come from: the local store, read through --bwlimit and fan-out's shared reads. */
   readonly source: BlobSource;
   readonly models: readonly LocalModel[];
-  /** Range writes in flight at once (channels). */
-  readonly jobs: number;
+  /**
+   * Range writes in flight at once (channels): --jobs, or undefined to choose from the round trip
+   * the destination measured, read when the upload starts (an SSH connection's own takes one round trip).
+   */
+  readonly jobs: number | undefined;
   /** Large blobs are split into ranges of about this size, written in parallel and resumable one by one. */
   readonly rangeSize: number;
   readonly onEvent?: PushEventListener;
@@ -124,7 +128,7 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
     sent.written.add(`${hex}:${range.start}:${range.end}`);
   };
   const missing = plan.blobs.filter((b) => b.status !== 'present');
-  const failed = await destination.upload(missing, options.source, { stored, jobs: options.jobs, rangeSize: options.rangeSize, ...(onEvent ? { onEvent } : {}) });
+  const failed = await destination.upload(missing, options.source, { stored, jobs: chooseJobs(options.jobs, destination.rttMs), rangeSize: options.rangeSize, ...(onEvent ? { onEvent } : {}) });
   const failures = [...failed.values()];
 
   const published: string[] = [];

@@ -12,7 +12,9 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
   return {
     label: inner.label,
     maxParallel: inner.maxParallel,
-    rttMs: inner.rttMs,
+    get rttMs() {
+      return inner.rttMs;
+    },
     close: () => inner.close(),
     async run(command: string, options?: RunOptions): Promise<RunResult> {
       const id = ++count;

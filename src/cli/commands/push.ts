@@ -6,7 +6,6 @@ import type { LocalModel, LocalStore } from '../../store/local-store.js';
 import { localBlobSource } from '../../transfer/local-source.js';
 import type { BlobPlan } from '../../transfer/plan.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
-import { chooseJobs } from '../../transfer/parallelism.js';
 import { push, type PushResult } from '../../transfer/push.js';
 import { SharedReads } from '../../transfer/shared-reads.js';
 import { type DestinationFlags, openDestination, perHost } from '../destination.js';
@@ -98,7 +97,7 @@ async function pushToOne(
         destination,
         source,
         models,
-        jobs: chooseJobs(args.jobs, destination.rttMs),
+        jobs: args.jobs,
         rangeSize: args['range-size'] * MiB,
         createRemotePath: args.mkdir,
         verify: args.verify,

@@ -9,7 +9,6 @@ import { manifestBlobs } from '../../store/manifest.js';
 import { displayName, manifestSegments, type ModelName, sameModelName } from '../../store/model-name.js';
 import { BandwidthLimit, parseRate } from '../../transfer/bandwidth-limit.js';
 import { localBlobSource } from '../../transfer/local-source.js';
-import { chooseJobs } from '../../transfer/parallelism.js';
 import { upToDate } from '../../transfer/plan.js';
 import { diff, push } from '../../transfer/push.js';
 import type { DestinationFlags } from '../destination.js';
@@ -163,7 +162,7 @@ async function realSync(one: DestinationArgs, args: SyncArgs, destination: Desti
               destination,
               source,
               models,
-              jobs: chooseJobs(args.jobs, destination.rttMs),
+              jobs: args.jobs,
               rangeSize: args['range-size'] * MiB,
               createRemotePath: one.mkdir,
               verify: args.verify,

@@ -20,11 +20,11 @@ export class SshTransport implements Transport {
   readonly label: string;
   readonly maxParallel = CHANNELS;
   private connection: Promise<SshConnection> | undefined;
+  private connectedOnce: SshConnection | undefined;
   private readonly channels = pLimit(CHANNELS);
   private closed = false;
   /** Whether a command has run to its exit status here (see ConnectionLostError.reached). */
   private reached = false;
-  rttMs: number | undefined;
 
   constructor(
     private readonly target: ResolvedSsh,
@@ -35,7 +35,11 @@ export class SshTransport implements Transport {
 
   /** Connects now (so connection errors come first, before any work); later runs reuse it. */
   async connect(): Promise<void> {
-    this.rttMs = (await this.connected()).rttMs;
+    this.connectedOnce = await this.connected();
+  }
+
+  get rttMs(): number | undefined {
+    return this.connectedOnce?.rttMs;
   }
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {

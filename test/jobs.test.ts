@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest';
+import { chooseJobs } from '../src/transfer/parallelism.js';
+
+describe('parallel transfers (--jobs) by round trip', () => {
+  it.each<[string, number | undefined, number | undefined, number]>([
+    ['--jobs given', 3, 40, 3],
+    ['a LAN (under 5 ms)', undefined, 0.4, 2],
+    ['a long link (5 ms or more)', undefined, 40, 6],
+    ['a transport that cannot tell (kubectl, --rsh, a local directory)', undefined, undefined, 4],
+  ])('%s', (_what, requested, rttMs, jobs) => {
+    expect(chooseJobs(requested, rttMs)).toBe(jobs);
+  });
+});
