@@ -16,11 +16,7 @@ export interface ConnectOptions {
 
 export interface SshConnection {
   readonly client: ssh2.Client;
-  /**
-   * Round-trip time to the target: the shortest of a few SSH requests and their answers, sent once
-   * connected (they see past a local proxy, where the TCP connect does not); until one is answered, the
-   * TCP connect's plus each jump's forward.
-   */
+  /** Round-trip time to the target, measured while connecting (TCP connect, plus each jump's forward). */
   readonly rttMs: number;
   /** Ends the connection and every jump host's. */
   end(): void;
@@ -52,53 +48,11 @@ export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): 
     }
     const client = await openClient(target, sock, options);
     clients.push(client);
-    let measured: number | undefined;
-    measureRoundTrips(client, (ms) => {
-      measured = Math.min(measured ?? ms, ms);
-    });
-    return {
-      client,
-      end,
-      get rttMs() {
-        return measured ?? rttMs;
-      },
-    };
+    return { client, end, rttMs };
   } catch (error) {
     end();
     throw error;
   }
-}
-
-const ROUND_TRIPS = 4;
-
-/**
- * Times a few round trips, one after another, in the background. The first is not counted: sshd answers
- * it only once the session is set up after authentication (and OpenSSH's next answer can wait 40 ms for
- * a delayed ACK: hence the shortest of the rest).
- */
-function measureRoundTrips(client: ssh2.Client, onMeasured: (ms: number) => void): void {
-  void (async () => {
-    for (let i = 0; i < ROUND_TRIPS; i++) {
-      const ms = await sshRoundTrip(client);
-      if (ms === undefined) return;
-      if (i > 0) onMeasured(ms);
-    }
-  })();
-}
-
-/**
- * One round trip over the SSH connection: a request every server answers at once, and refuses
- * (cancelling a port forward that was never asked for). Undefined when it cannot be sent.
- */
-function sshRoundTrip(client: ssh2.Client): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    try {
-      client.unforwardIn('127.0.0.1', 0, () => resolve(performance.now() - started));
-    } catch {
-      resolve(undefined);
-    }
-  });
 }
 
 function tcpConnect(target: ResolvedSsh): Promise<Socket> {

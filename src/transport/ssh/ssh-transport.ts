@@ -21,6 +21,7 @@ export class SshTransport implements Transport {
   readonly maxParallel = CHANNELS;
   private connection: Promise<SshConnection> | undefined;
   private connectedOnce: SshConnection | undefined;
+  private channelRttMs: number | undefined;
   private readonly channels = pLimit(CHANNELS);
   private closed = false;
   /** Whether a command has run to its exit status here (see ConnectionLostError.reached). */
@@ -38,8 +39,13 @@ export class SshTransport implements Transport {
     this.connectedOnce = await this.connected();
   }
 
+  /**
+   * Half the shortest time a channel took to open and start its command (two round trips), once one
+   * has: it sees past a local proxy or ProxyCommand, where the TCP connect does not. Until then, the
+   * round trip measured while connecting.
+   */
   get rttMs(): number | undefined {
-    return this.connectedOnce?.rttMs;
+    return this.channelRttMs ?? this.connectedOnce?.rttMs;
   }
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
@@ -85,11 +91,14 @@ export class SshTransport implements Transport {
   private exec({ client }: SshConnection, command: string, options: RunOptions, drop: () => void): Promise<RunResult> {
     return new Promise((resolve, reject) => {
       const lost = (detail: string, cause?: unknown) => new ConnectionLostError(this.label, detail, { reached: this.reached, cause });
+      const started = performance.now();
       const opened = (error: Error | undefined, channel: ClientChannel) => {
         if (error) {
           reject(lost(`cannot open a channel: ${error.message}`, error));
           return;
         }
+        const rttMs = (performance.now() - started) / 2;
+        this.channelRttMs = Math.min(this.channelRttMs ?? rttMs, rttMs);
         options.onStart?.();
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
