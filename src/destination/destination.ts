@@ -15,7 +15,7 @@ export interface Destination {
   readonly label: string;
   /** Where models land, for messages: "<models dir> on ssh homelab-1", a registry's repository prefix. */
   readonly where: string;
-  /** Round-trip time when known (measured on connecting), to choose parallelism. */
+  /** Round-trip time when known (measured on connecting; over SSH, from the channels opened so far), to choose parallelism. */
   readonly rttMs?: number | undefined;
   /** The name Ollama pulls a pushed model by, where it is not the model's own (a registry). */
   pullName?(name: ModelName): string;

@@ -17,7 +17,7 @@ export interface TransferOptions {
   readonly models: readonly LocalModel[];
   /**
    * Range writes in flight at once (channels): --jobs, or undefined to choose from the round trip
-   * the destination measured, read when the upload starts (an SSH connection's own takes one round trip).
+   * the destination measured, read when the upload starts (over SSH, the probe's channel has measured it).
    */
   readonly jobs: number | undefined;
   /** Large blobs are split into ranges of about this size, written in parallel and resumable one by one. */

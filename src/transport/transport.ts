@@ -45,7 +45,7 @@ export interface Transport {
   readonly label: string;
   /** How many commands can usefully run at once (SSH: channels per connection). */
   readonly maxParallel: number;
-  /** Round-trip time to the destination when known (measured on connecting), to choose parallelism. */
+  /** Round-trip time to the destination when known (measured on connecting; over SSH, from the channels opened so far), to choose parallelism. */
   readonly rttMs?: number | undefined;
   run(command: string, options?: RunOptions): Promise<RunResult>;
   close(): Promise<void>;
