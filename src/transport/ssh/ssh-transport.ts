@@ -22,6 +22,8 @@ export class SshTransport implements Transport {
   private connection: Promise<SshConnection> | undefined;
   private connectedOnce: SshConnection | undefined;
   private channelRttMs: number | undefined;
+  /** Connections ended on purpose (see drop), with the reason. */
+  private readonly dropped = new WeakMap<SshConnection, ConnectionLostError>();
   private readonly channels = pLimit(CHANNELS);
   private closed = false;
   /** Whether a command has run to its exit status here (see ConnectionLostError.reached). */
@@ -52,7 +54,7 @@ export class SshTransport implements Transport {
     return this.channels(async () => {
       if (this.closed) throw closedError(this.label);
       const connecting = this.connected();
-      const result = await this.exec(await connecting, command, options, () => this.drop(connecting));
+      const result = await this.exec(await connecting, command, options, (reason) => this.drop(connecting, reason));
       this.reached = true;
       return result;
     });
@@ -83,12 +85,16 @@ export class SshTransport implements Transport {
    * only once its command has exited, so ending the connection is the only way to let go of it. The next
    * run connects again.
    */
-  private drop(connecting: Promise<SshConnection>): void {
+  private drop(connecting: Promise<SshConnection>, reason: ConnectionLostError): void {
     if (this.connection === connecting) this.connection = undefined;
-    void connecting.then((connection) => connection.end());
+    void connecting.then((connection) => {
+      this.dropped.set(connection, reason);
+      connection.end();
+    });
   }
 
-  private exec({ client }: SshConnection, command: string, options: RunOptions, drop: () => void): Promise<RunResult> {
+  private exec(connection: SshConnection, command: string, options: RunOptions, drop: (reason: ConnectionLostError) => void): Promise<RunResult> {
+    const { client } = connection;
     return new Promise((resolve, reject) => {
       const lost = (detail: string, cause?: unknown) => new ConnectionLostError(this.label, detail, { reached: this.reached, cause });
       const started = performance.now();
@@ -124,7 +130,7 @@ export class SshTransport implements Transport {
         // At once: the command may never end (stuck), and sshd closes the channel only when it does.
         const abort = () => {
           channel.close();
-          if (options.signal?.reason instanceof ConnectionLostError) drop();
+          if (options.signal?.reason instanceof ConnectionLostError) drop(options.signal.reason);
           reject(options.signal?.reason);
         };
         options.signal?.addEventListener('abort', abort, { once: true });
@@ -139,6 +145,8 @@ export class SshTransport implements Transport {
           else if (options.signal?.aborted) reject(options.signal.reason);
           else if (code !== undefined) resolve({ code, stdout: Buffer.concat(stdout), stderr: errors });
           else if (this.closed) reject(closedError(this.label));
+          // Cut off with the rest of a connection dropped for another command's stall: that is why.
+          else if (this.dropped.has(connection)) reject(this.dropped.get(connection));
           else if (killedBy !== undefined) reject(lost(`the command was killed by ${/^SIG/.test(killedBy) ? killedBy : `SIG${killedBy}`}`));
           else reject(lost(lastLine(errors) || 'the channel closed without an exit status'));
         });
