@@ -110,7 +110,9 @@ describe('the hash follower (once the ranges are written, the watchdog waits for
     const destination = new ShStore(new RemoteStore(spy, { path: join(work.path, 'remote') }));
     try {
       const store = await writeSyntheticStore(join(work.path, 'local'), [16]);
-      await push({ models: [store.models[0]!], modelsDir: store.modelsDir, destination, rangeSize: 4 * 1024 * 1024, createRemotePath: true });
+      // Held to 16 MiB/s: a local push can otherwise write every range before the follower has started,
+      // and then the blob is committed instead (the fallback, not what this test is about).
+      await push({ models: [store.models[0]!], modelsDir: store.modelsDir, destination, rangeSize: 4 * 1024 * 1024, createRemotePath: true, bandwidthLimit: '16M' });
       const ran = labels.map((label) => label().replace(/^warm shell: /, ''));
       expect(ran.some((label) => label.startsWith('hash-follow '))).toBe(true);
       expect(ran.filter((label) => label.startsWith('commit-blob '))).toEqual([]);
