@@ -72,7 +72,7 @@ describe('faults on a local destination', () => {
     expect(result.code, result.stderr).toBe(0);
     // The damaged first range is sent again; the intact second one is kept.
     const small = store.bytes - store.largeBlob.size - (await readFile(join(store.modelsDir, 'manifests/registry.ollama.ai/library/bench-0/latest'))).length;
-    expect(JSON.parse(result.stdout).bytesSent).toBe(store.largeBlob.size - 8 * MiB + small);
+    expect(JSON.parse(result.stdout).bytesSent, result.stderr).toBe(store.largeBlob.size - 8 * MiB + small);
     expect((await checkOllamaStore(remote)).problems).toEqual([]);
   });
 
