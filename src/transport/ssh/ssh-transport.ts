@@ -20,7 +20,7 @@ export class SshTransport implements Transport {
   readonly label: string;
   readonly maxParallel = CHANNELS;
   private connection: Promise<SshConnection> | undefined;
-  private connectedOnce: SshConnection | undefined;
+  private connectRttMs: number | undefined;
   private channelRttMs: number | undefined;
   /** Connections ended on purpose (see drop), with the reason. */
   private readonly dropped = new WeakMap<SshConnection, ConnectionLostError>();
@@ -38,16 +38,16 @@ export class SshTransport implements Transport {
 
   /** Connects now (so connection errors come first, before any work); later runs reuse it. */
   async connect(): Promise<void> {
-    this.connectedOnce = await this.connected();
+    this.connectRttMs = (await this.connected()).rttMs;
   }
 
   /**
    * Half the shortest time a channel took to open and start its command (two round trips), once one
-   * has: it sees past a local proxy or ProxyCommand, where the TCP connect does not. Until then, the
-   * round trip measured while connecting.
+   * has: it sees past a local proxy or tunnel, where the TCP connect does not. Until then, the round
+   * trip measured while connecting.
    */
   get rttMs(): number | undefined {
-    return this.channelRttMs ?? this.connectedOnce?.rttMs;
+    return this.channelRttMs ?? this.connectRttMs;
   }
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
