@@ -24,7 +24,7 @@ describe('a per-tensor model of 10,000 blobs', () => {
 
   const cli = (args: string[], env?: NodeJS.ProcessEnv) => runCli([...args, '--models-dir', store.modelsDir], env ? { env } : {});
 
-  it('pushes locally, diffs up to date, and a no-op push runs one remote command', async () => {
+  it('pushes locally, diffs up to date, and a no-op push runs one shell with one program', async () => {
     const remote = join(work.path, 'local-remote');
     const pushed = await cli([model, '--remote-path', remote, '--mkdir']);
     expect(pushed.code, pushed.stderr.slice(-2000)).toBe(0);
@@ -34,7 +34,7 @@ describe('a per-tensor model of 10,000 blobs', () => {
     expect((await cli(['diff', model, '--remote-path', remote, '--exit-code'])).code).toBe(0);
     const again = await cli([model, '--remote-path', remote, '--verbose']);
     expect(again.code).toBe(0);
-    expect(remoteCommands(again.stderr)).toEqual(['probe']);
+    expect(remoteCommands(again.stderr)).toEqual(['warm', 'probe']);
   });
 
   it('exports and imports it', async () => {
@@ -47,7 +47,7 @@ describe('a per-tensor model of 10,000 blobs', () => {
     expect((await cli(['diff', model, '--remote-path', remote, '--exit-code'])).code).toBe(0);
   });
 
-  it.runIf(sshdAvailable())('over the real sshd: pushes, diffs up to date, and a no-op push is one connection and one remote command', async () => {
+  it.runIf(sshdAvailable())('over the real sshd: pushes, diffs up to date, and a no-op push is one connection, one shell and one program', async () => {
     const sshd = await startSshd();
     try {
       const remote = join(work.path, 'ssh-remote');
@@ -57,7 +57,7 @@ describe('a per-tensor model of 10,000 blobs', () => {
       expect((await cli(['diff', model, '--host', sshd.alias, '--remote-path', remote, '--exit-code'], sshd.env)).code).toBe(0);
       const again = await cli([model, '--host', sshd.alias, '--remote-path', remote, '--verbose'], sshd.env);
       expect(again.code).toBe(0);
-      expect(remoteCommands(again.stderr)).toEqual(['probe']);
+      expect(remoteCommands(again.stderr)).toEqual(['warm', 'probe']);
     } finally {
       await sshd.stop();
     }

@@ -9,7 +9,8 @@ import { ConnectionLostError, type RunOptions, type RunResult, type Transport } 
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from '../transport/stall-watch.js';
 import { PIECE_BYTES, RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
-import { GO_LINE, WARM_SHELL, WarmShell } from './warm-shell.js';
+import { ShellPool } from './shell-pool.js';
+import { GO_LINE, WARM_SHELL } from './warm-shell.js';
 import { shellCommand } from '../transport/shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
@@ -80,15 +81,17 @@ export class RemoteStore {
   private hasXxhsum = false;
   /** The stall watchdogs of the commands running now. */
   private readonly watches = new Set<StallWatch>();
-  /** A shell started ahead of the next command, while keepWarm is on. */
-  private spare: WarmShell | undefined;
-  private keepWarm = false;
+  /** The shells every program runs in (see ShellPool). */
+  private readonly shells: ShellPool;
 
   constructor(
     readonly transport: Transport,
     private readonly options: RemoteStoreOptions,
   ) {
     this.modelsDir = options.path;
+    // The remote path is an argument the shell does not use: `ps` there shows which store it works on.
+    const words = [...(options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', WARM_SHELL, 'ollama-push', options.path];
+    this.shells = new ShellPool(transport, shellCommand(words));
   }
 
   get where(): string {
@@ -124,15 +127,12 @@ export class RemoteStore {
   }
 
   /**
-   * Sends small blobs in one command (see SMALL_BLOBS): `data` is their bytes in the order given. Returns
-   * the hashes that failed verification there, by digest.
-   */
-  /**
-   * Sends a tar of whole blobs (see small-blobs.sh); returns the sha256 the destination read of each blob
+   * Sends a tar of whole blobs (see small-blobs.sh), `tarBytes` long; returns the sha256 the destination read of each blob
    * that failed verification there, by hex.
    */
-  async sendSmallBlobs(digests: readonly Digest[], tar: Readable): Promise<Map<string, string>> {
-    const { stdout } = await this.exec('small-blobs', [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''], { stdin: tar });
+  async sendSmallBlobs(digests: readonly Digest[], tar: Readable, tarBytes: number): Promise<Map<string, string>> {
+    const args = [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''];
+    const { stdout } = await this.exec('small-blobs', args, { stdin: tar, stdinBytes: tarBytes });
     const mismatches = new Map<string, string>();
     const answered = new Set<string>();
     for (const line of stdout.toString('utf8').split('\n')) {
@@ -259,50 +259,46 @@ export class RemoteStore {
     });
   }
 
-  /**
-   * Runs one script with its arguments (under sudo -n with --sudo); a failure becomes a PushError about
-   * `digest`. Under a stall watchdog: `watch` when the caller has one, else one that waits for `waiting`.
-   */
-  /**
-   * While on, one shell is kept started ahead of the next command (see WarmShell): each command takes
-   * it and another is started. Turned off, the last one stays for the next command, or for release().
-   */
+  /** While on, a shell is kept ready for the next program (see ShellPool.keepShellWarm). */
   keepShellWarm(on: boolean): void {
-    this.keepWarm = on;
-    if (on && !this.spare?.usable) this.spare = this.startShell();
+    this.shells.keepShellWarm(on);
   }
 
-  /** Lets the shell kept warm go (at the end of a run). */
+  /** Lets the idle shells go (at the end of a run). */
   releaseWarmShell(): void {
-    this.spare?.release();
-    this.spare = undefined;
+    this.shells.release();
   }
 
-  /** The remote path is an argument it does not use: `ps` there shows which store it works on. */
-  private startShell(): WarmShell {
-    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', WARM_SHELL, 'ollama-push', this.options.path];
-    return new WarmShell(this.transport, shellCommand(words));
-  }
-
-  private takeWarmShell(): WarmShell | undefined {
-    const shell = this.spare?.usable ? this.spare : undefined;
-    this.spare = this.keepWarm ? this.startShell() : undefined;
-    return shell;
-  }
-
+  /**
+   * Runs one program with its arguments (under sudo -n with --sudo) in one of the shells; a failure
+   * becomes a PushError about `digest`. Under a stall watchdog: `watch` when the caller has one, else
+   * one that waits for `waiting`. A program whose stdin has a known length (a buffer, or `stdinBytes`)
+   * runs in turn, and its shell takes the next program; one fed a stream of no known length (a writer,
+   * a hash follower) is its shell's last.
+   */
   private async exec(
     name: ProgramName,
     args: string[],
-    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined } = {},
+    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined; stdinBytes?: number } = {},
   ): Promise<RunResult> {
-    const words = [...(this.options.sudo ? ['sudo', '-n'] : []), 'sh', '-c', program(name), 'ollama-push', ...args];
-    const { digest, waiting, watch: given, ...rest } = options;
+    const { digest, waiting, watch: given, stdinBytes, ...rest } = options;
+    const bytes = rest.stdin === undefined ? 0 : Buffer.isBuffer(rest.stdin) ? rest.stdin.length : stdinBytes;
     const watch = given ?? this.stallWatch(waiting ?? waitingFor(name, digest));
     const run = { ...(watch ? watch.watching(rest) : rest), label: `${name} ${shellCommand(args)}` };
-    if (watch) this.watches.add(watch);
     const text = `set -- ${shellCommand(args)}\n${program(name)}`;
-    const warm = this.spare && !text.includes(`\n${GO_LINE}\n`) ? this.takeWarmShell() : undefined;
-    const result = await (warm ? warm.run(text, run) : this.transport.run(shellCommand(words), run))
+    if (text.split('\n').some((line) => line.startsWith(GO_LINE))) {
+      throw new PushError(`an argument holds a line ${GO_LINE}, which ollama-push's destination shell reads as the end of a program; rename it`, { side: 'local' });
+    }
+    if (watch) this.watches.add(watch);
+    const result = await this.shells
+      .take()
+      .then((shell) => {
+        if (run.signal?.aborted) {
+          this.shells.giveBack(shell);
+          throw run.signal.reason;
+        }
+        return bytes === undefined ? shell.run(text, run) : this.shells.inTurnOn(shell, () => shell.runInTurn(text, run, bytes));
+      })
       .catch((error: unknown) => {
         throw error instanceof ConnectionLostError && digest ? error.about(digestString(digest)) : error;
       })

@@ -87,6 +87,7 @@ async function sendBatch(blobs: readonly BlobPlan[], context: SmallBlobsContext)
   const mismatches = await remote.sendSmallBlobs(
     blobs.map((b) => b.descriptor.digest),
     tarOf(blobs, source, onEvent),
+    tarBytes(blobs),
   );
   const failures = new Map<string, unknown>();
   for (const blob of blobs) {
@@ -108,6 +109,11 @@ async function sendBatch(blobs: readonly BlobPlan[], context: SmallBlobsContext)
     );
   }
   return failures;
+}
+
+/** The length of tarOf's archive: a 512-byte header and the data padded to 512 per blob, then two empty blocks. */
+export function tarBytes(blobs: readonly BlobPlan[]): number {
+  return blobs.reduce((sum, { descriptor }) => sum + 512 + Math.ceil(descriptor.size / 512) * 512, 1024);
 }
 
 /**

@@ -85,6 +85,7 @@ export function runChild(child: ChildProcessWithoutNullStreams, options: RunOpti
   });
   child.stderr.on('data', (b: Buffer) => {
     stderr.push(b);
+    options.onStderr?.(b);
     options.onOutput?.();
   });
   let aborted: (reason: unknown) => void = () => {};

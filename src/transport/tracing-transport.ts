@@ -9,6 +9,24 @@ const MAX_TRACE = 160;
  */
 export function tracingTransport(inner: Transport, log: (line: string) => void): Transport {
   let count = 0;
+  const traceProgram = (label: string, finalLabel: () => string | undefined = () => label) => {
+    const id = ++count;
+    const started = performance.now();
+    log(`[${id}] run ${shorten(label)}`);
+    // A warm shell learns its program later: the exit line names it.
+    const elapsed = () => {
+      const last = finalLabel();
+      return `after ${Math.round(performance.now() - started)} ms${last === label ? '' : ` (${shorten(last ?? '')})`}`;
+    };
+    return (outcome: RunResult | Error) => {
+      if (outcome instanceof Error) {
+        log(`[${id}] failed ${elapsed()}: ${outcome.message}`);
+        return;
+      }
+      const said = lastLine(outcome.stderr);
+      log(`[${id}] exit ${outcome.code} ${elapsed()}${said ? `: ${said}` : ''}`);
+    };
+  };
   return {
     label: inner.label,
     maxParallel: inner.maxParallel,
@@ -16,20 +34,15 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
       return inner.rttMs;
     },
     close: () => inner.close(),
+    traceProgram,
     async run(command: string, options?: RunOptions): Promise<RunResult> {
-      const id = ++count;
-      const started = performance.now();
-      const first = labelOf(options);
-      log(`[${id}] run ${shorten(first ?? firstLine(command))}`);
-      // A warm shell learns its program later: the exit line names it.
-      const elapsed = () => `after ${Math.round(performance.now() - started)} ms${labelOf(options) === first ? '' : ` (${shorten(labelOf(options) ?? '')})`}`;
+      const end = traceProgram(labelOf(options) ?? firstLine(command), () => labelOf(options) ?? firstLine(command));
       try {
         const result = await inner.run(command, options);
-        const said = lastLine(result.stderr);
-        log(`[${id}] exit ${result.code} ${elapsed()}${said ? `: ${said}` : ''}`);
+        end(result);
         return result;
       } catch (error) {
-        log(`[${id}] failed ${elapsed()}: ${(error as Error).message}`);
+        end(error as Error);
         throw error;
       }
     },

@@ -20,6 +20,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Called with stdout as it arrives, for long-lived commands that answer line by line. */
   readonly onStdout?: (chunk: Buffer) => void;
+  /** Called with stderr as it arrives (it is in the result as well). */
+  readonly onStderr?: (chunk: Buffer) => void;
   /** Called once the command has started on the destination (its process spawned, its channel opened). */
   readonly onStart?: () => void;
   /** Called for every chunk of stdout and of stderr as it arrives: the command's signs of life (StallWatch). */
@@ -48,6 +50,8 @@ export interface Transport {
   /** Round-trip time to the destination when known (measured on connecting; over SSH, from the channels opened so far), to choose parallelism. */
   readonly rttMs?: number | undefined;
   run(command: string, options?: RunOptions): Promise<RunResult>;
+  /** With --verbose: logs a program that runs inside a command (a warm shell's) as `run` logs commands; call the result with how it ended. */
+  readonly traceProgram?: ((label: string) => (outcome: RunResult | Error) => void) | undefined;
   close(): Promise<void>;
 }
 

@@ -147,14 +147,17 @@ if (verb === 'exec') {
   const mapped = command.map((arg) => mounts.reduce((a, [from, to]) => a.split(from).join(to), arg));
   // Its own process group, so that when kubectl is stopped, the command (and anything it started) ends too,
   // as it would with the exec stream gone.
-  // A warm shell (src/remote/warm-shell.ts) reads its program, paths and all, from stdin up to its go line.
-  const GO = '\n__OLLAMA_PUSH_GO__\n';
-  const warm = command.some((arg) => arg.includes('__OLLAMA_PUSH_GO__'));
+  // A warm shell (src/remote/warm-shell.ts) reads its programs, paths and all, from stdin: each program's
+  // text up to a go line, then either the rest of stdin (the go line alone) or as many bytes as the go
+  // line says, after which the next program's text follows.
+  const GO = '__OLLAMA_PUSH_GO__';
+  const warm = command.some((arg) => arg.includes(GO));
   const stdinMode = flags['-i'] || flags['--stdin'] ? (warm ? 'pipe' : 'inherit') : 'ignore';
   const child = spawn(mapped[0], mapped.slice(1), { stdio: [stdinMode, 'inherit', 'inherit'], detached: true });
   if (stdinMode === 'pipe') {
     let head = Buffer.alloc(0);
-    let passing = false;
+    /** Bytes to pass unchanged before the next program's text; Infinity: the rest of stdin. */
+    let raw = 0;
     const pass = (chunk) => {
       if (!child.stdin.write(chunk)) {
         process.stdin.pause();
@@ -163,16 +166,25 @@ if (verb === 'exec') {
     };
     child.stdin.on('error', () => {});
     process.stdin.on('data', (chunk) => {
-      if (passing) return pass(chunk);
       head = Buffer.concat([head, chunk]);
-      const at = head.indexOf(GO);
-      if (at < 0) return;
-      passing = true;
-      const text = head.subarray(0, at + GO.length).toString('latin1');
-      pass(Buffer.from(mounts.reduce((a, [from, to]) => a.split(from).join(to), text), 'latin1'));
-      pass(head.subarray(at + GO.length));
+      while (head.length > 0) {
+        if (raw > 0) {
+          const n = Math.min(raw, head.length);
+          pass(head.subarray(0, n));
+          head = head.subarray(n);
+          raw -= n;
+          continue;
+        }
+        const text = head.toString('latin1');
+        const go = new RegExp('(^|\\n)' + GO + '( \\S+ (\\d+))?\\n').exec(text);
+        if (!go) return;
+        const end = go.index + go[0].length;
+        pass(Buffer.from(mounts.reduce((a, [from, to]) => a.split(from).join(to), text.slice(0, end)), 'latin1'));
+        head = head.subarray(end);
+        raw = go[3] === undefined ? Infinity : Number(go[3]);
+      }
     });
-    process.stdin.on('end', () => child.stdin.end(passing ? undefined : head));
+    process.stdin.on('end', () => child.stdin.end(raw > 0 ? undefined : head));
   }
   const kill = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} };
   const stop = () => { kill(); process.exit(1); };

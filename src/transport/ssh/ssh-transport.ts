@@ -118,6 +118,7 @@ export class SshTransport implements Transport {
         });
         channel.stderr.on('data', (b: Buffer) => {
           stderr.push(b);
+          options.onStderr?.(b);
           options.onOutput?.();
         });
         // (code) for exit-status; (null, signal name, ...) for exit-signal.

@@ -1,0 +1,105 @@
+import type { Transport } from '../transport/transport.js';
+import { WarmShell } from './warm-shell.js';
+
+/** Idle shells kept for the next program; more would only hold channels. */
+const IDLE_MAX = 1;
+
+interface Waiter {
+  resolve(shell: WarmShell): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The destination's shells (see WarmShell). A program takes an idle shell, or the first of the shells
+ * starting that opens: work waits for a channel, not for one particular shell, so a shell that goes
+ * idle meanwhile serves it and a channel held by an idle shell never holds anything up. A program that
+ * runs in turn gives its shell back; every shell then started costs one login shell for many programs.
+ */
+export class ShellPool {
+  private readonly idle: WarmShell[] = [];
+  private readonly waiting: Waiter[] = [];
+  private starting = 0;
+  /** Shells running a program in turn: each comes back. */
+  private inTurn = 0;
+  private keepWarm = false;
+  private released = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly command: string,
+  ) {}
+
+  /** A shell to run one program in: idle, or the next to start. */
+  take(): Promise<WarmShell> {
+    this.released = false;
+    const shell = this.idle.splice(0).filter((s) => s.usable).pop();
+    if (shell) {
+      this.warm();
+      return Promise.resolve(shell);
+    }
+    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (this.starting < this.waiting.length) this.start();
+    return taken;
+  }
+
+  /** Runs `run` in a shell that comes back afterwards (a program run in turn). */
+  async inTurnOn<T>(shell: WarmShell, run: () => Promise<T>): Promise<T> {
+    this.inTurn++;
+    try {
+      return await run();
+    } finally {
+      this.inTurn--;
+      this.giveBack(shell);
+    }
+  }
+
+  /** A shell taken and not used after all, or done with a program run in turn. */
+  giveBack(shell: WarmShell): void {
+    if (shell.usable) this.ready(shell);
+  }
+
+  /**
+   * While on, a shell that comes back is kept ready: one idle, starting or running a program in turn
+   * (so the next program, say a manifest once the blobs are in, finds its login shell done).
+   */
+  keepShellWarm(on: boolean): void {
+    this.keepWarm = on;
+    this.warm();
+  }
+
+  /** Lets every idle shell go (at the end of a run). */
+  release(): void {
+    this.keepWarm = false;
+    this.released = true;
+    for (const shell of this.idle.splice(0)) shell.release();
+  }
+
+  private warm(): void {
+    if (this.keepWarm && this.idle.length + this.starting + this.inTurn === 0) this.start();
+  }
+
+  private start(): void {
+    const shell = new WarmShell(this.transport, this.command);
+    this.starting++;
+    let opened = false;
+    shell.whenStarted(() => {
+      opened = true;
+      this.starting--;
+      this.ready(shell);
+    });
+    // One that never opened (the destination unreachable, the transport closed) fails the oldest wait.
+    const failed = (error: unknown) => {
+      if (opened) return;
+      this.starting--;
+      this.waiting.shift()?.reject(error);
+    };
+    shell.ending.then(() => failed(new Error(`${this.transport.label}: a shell ended before it started`)), failed);
+  }
+
+  private ready(shell: WarmShell): void {
+    const waiter = this.waiting.shift();
+    if (waiter) waiter.resolve(shell);
+    else if (!this.released && this.idle.length < IDLE_MAX) this.idle.push(shell);
+    else shell.release();
+  }
+}
