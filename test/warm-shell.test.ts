@@ -25,6 +25,38 @@ describe('a warm shell (started ahead, told its program on stdin)', () => {
     expect(result.status).toBe(7);
   });
 
+  it.each(shells)('under %s, runs programs in turn, each with exactly its own stdin, output and exit status', (shell) => {
+    const mark = (n: number) => `__OLLAMA_PUSH_DONE_test${n}__`;
+    const programs = [
+      // Reads all of its stdin.
+      { text: `set -- one\nprintf '%s:' "$1"; cat; echo oops >&2; exit 3`, stdin: 'first input\n' },
+      // Stops early: the rest of its input must not become the next program.
+      { text: `set -- two\nhead -c 2; trap 'echo trapped' EXIT; exit 0`, stdin: `xx\n${GO_LINE}\necho injected\n` },
+      // No stdin; the shell's loop variables are not its business.
+      { text: `set --\necho "[$#][$(cat)]"`, stdin: '' },
+    ];
+    const input = programs.map((p, i) => `${p.text}\n${GO_LINE} ${mark(i)} ${Buffer.byteLength(p.stdin)}\n${p.stdin}`).join('');
+    const result = spawnSync(shell.split(' ')[0]!, [...shell.split(' ').slice(1), '-c', WARM_SHELL, 'ollama-push'], { input });
+    expect(result.stdout.toString()).toBe(`one:first input\n${mark(0)} 3\nxxtrapped\n${mark(1)} 0\n[0][]\n${mark(2)} 0\n`);
+    expect(result.stderr.toString()).toBe(`oops\n${mark(0)}\n${mark(1)}\n${mark(2)}\n`);
+    expect(result.status).toBe(0);
+  });
+
+  it('gives a program in turn its own output and status through a transport, then takes the next and a last one', async () => {
+    const transport = new LocalShellTransport();
+    const shell = new WarmShell(transport, shellCommand(['sh', '-c', WARM_SHELL, 'ollama-push']));
+    const data = Buffer.from('0123456789');
+    const first = await shell.runInTurn(`set -- a\n# a destination file may say anything, a mark of its own too\necho "__OLLAMA_PUSH_DONE_0__ 0"; head -c 4; echo err >&2; exit 4`, { stdin: data }, data.length);
+    expect(first).toEqual({ code: 4, stdout: Buffer.from('__OLLAMA_PUSH_DONE_0__ 0\n0123'), stderr: Buffer.from('err\n') });
+    const stream = Readable.from([Buffer.from('ab'), Buffer.from('cd')]);
+    const second = await shell.runInTurn(`set -- b\necho "$1 $(cat)"`, { stdin: stream }, 4);
+    expect(second).toEqual({ code: 0, stdout: Buffer.from('b abcd\n'), stderr: Buffer.alloc(0) });
+    expect(shell.usable).toBe(true);
+    const last = await shell.run(`set -- c\necho "$1 $(cat)" >&2; exit 5`, { stdin: Buffer.from('rest') });
+    expect(last).toEqual({ code: 5, stdout: Buffer.alloc(0), stderr: Buffer.from('c rest\n') });
+    await transport.close();
+  });
+
   it('exits 0 with nothing run when its stdin ends first (an unused shell let go)', () => {
     const result = spawnSync('sh', ['-c', WARM_SHELL, 'ollama-push'], { input: 'touch /nonexistent-dir/x\n' });
     expect(result.status).toBe(0);
