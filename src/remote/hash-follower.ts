@@ -34,8 +34,11 @@ export function followBlob(blob: BlobPlan, lock: LockIdentity, context: FollowCo
   // Asked for once the ranges are written: from then on the destination owes the hash (its stall watchdog).
   let want = () => {};
   const wanted = new Promise<void>((resolve) => (want = resolve));
-  const result = context.followLimit(() => {
-    if (controller.signal.aborted) return Promise.resolve('');
+  const result = context.followLimit(async () => {
+    // A turn of the event loop first: the small blobs, sent at the same time, ask for their shell before
+    // this follower, which waits for one that runs programs in turn (see ShellPool.take) and catches up.
+    await new Promise(setImmediate);
+    if (controller.signal.aborted) return '';
     started = true;
     const { digest, size } = blob.descriptor;
     return context.remote.followHash(digest, size, lock, all, controller.signal, wanted).catch(() => '');

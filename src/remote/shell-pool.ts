@@ -5,6 +5,8 @@ import { WarmShell } from './warm-shell.js';
 const IDLE_MAX = 1;
 
 interface Waiter {
+  /** Waits for a shell running a program in turn to come back rather than start one (when any is). */
+  readonly patient: boolean;
   resolve(shell: WarmShell): void;
   reject(error: unknown): void;
 }
@@ -29,33 +31,33 @@ export class ShellPool {
     private readonly command: string,
   ) {}
 
-  /** A shell to run one program in: idle, or the next to start. */
-  take(): Promise<WarmShell> {
+  /**
+   * A shell to run one program in: idle, or the next to start or come back. `patient`: a program that
+   * can start late without costing time (a hash follower, which catches up) waits for a shell running a
+   * program in turn, when there is one, instead of starting another login shell.
+   */
+  async take(use: { inTurn: boolean; patient?: boolean }): Promise<WarmShell> {
     this.released = false;
+    // Counted from now: a program in turn brings its shell back (see warm and balance).
+    if (use.inTurn) this.inTurn++;
     const shell = this.idle.splice(0).filter((s) => s.usable).pop();
     if (shell) {
       this.warm();
-      return Promise.resolve(shell);
+      return shell;
     }
-    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (this.starting < this.waiting.length) this.start();
-    return taken;
+    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ patient: use.patient ?? false, resolve, reject }));
+    this.balance();
+    return taken.catch((error: unknown) => {
+      if (use.inTurn) this.inTurn--;
+      throw error;
+    });
   }
 
-  /** Runs `run` in a shell that comes back afterwards (a program run in turn). */
-  async inTurnOn<T>(shell: WarmShell, run: () => Promise<T>): Promise<T> {
-    this.inTurn++;
-    try {
-      return await run();
-    } finally {
-      this.inTurn--;
-      this.giveBack(shell);
-    }
-  }
-
-  /** A shell taken and not used after all, or done with a program run in turn. */
+  /** Gives back a shell taken to run a program in turn, once the program is done. */
   giveBack(shell: WarmShell): void {
+    this.inTurn--;
     if (shell.usable) this.ready(shell);
+    this.balance();
   }
 
   /**
@@ -78,6 +80,16 @@ export class ShellPool {
     if (this.keepWarm && this.idle.length + this.starting + this.inTurn === 0) this.start();
   }
 
+  /** Starts shells for the programs waiting that no shell starting or coming back will serve. */
+  private balance(): void {
+    while (this.starting < this.unserved()) this.start();
+  }
+
+  private unserved(): number {
+    const patient = this.waiting.filter((w) => w.patient).length;
+    return this.waiting.length - (this.inTurn > 0 ? patient : 0);
+  }
+
   private start(): void {
     const shell = new WarmShell(this.transport, this.command);
     this.starting++;
@@ -92,14 +104,17 @@ export class ShellPool {
       if (opened) return;
       this.starting--;
       this.waiting.shift()?.reject(error);
+      this.balance();
     };
     shell.ending.then(() => failed(new Error(`${this.transport.label}: a shell ended before it started`)), failed);
   }
 
   private ready(shell: WarmShell): void {
     const waiter = this.waiting.shift();
-    if (waiter) waiter.resolve(shell);
-    else if (!this.released && this.idle.length < IDLE_MAX) this.idle.push(shell);
+    if (waiter) {
+      waiter.resolve(shell);
+      this.balance();
+    } else if (!this.released && this.idle.length < IDLE_MAX) this.idle.push(shell);
     else shell.release();
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
-import { labelOf, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
+import { labelOf, PROGRAM_DONE_MARK, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
 
 /** The line after a program's text: alone, the program takes the rest of stdin; `GO_LINE <mark> <n>`, the next n bytes. */
 export const GO_LINE = '__OLLAMA_PUSH_GO__';
@@ -14,6 +14,8 @@ export const GO_LINE = '__OLLAMA_PUSH_GO__';
  *   stderr, and waits for the next program. The client sends nothing more until it has both marks, so
  *   head's read-ahead (busybox, BSD) finds nothing to take. The mark is random, unknown to the
  *   destination's files that a program's output may quote.
+ * - `GO_LINE <mark> lines <n>`: the same with the next n lines, each passed on as it comes (head holds
+ *   its output until it ends): for a program whose last line comes late, as a signal to stop.
  * At the end of stdin before a GO_LINE it exits 0: an unused shell is let go that way.
  */
 export const WARM_SHELL = `while :; do
@@ -28,25 +30,35 @@ export const WARM_SHELL = `while :; do
 "
   done
   case $opush_l in "${GO_LINE} "*) ;; *) exit 0 ;; esac
-  opush_f=\${opush_l#* }
-  opush_m=\${opush_f% *}
-  opush_n=\${opush_f#* }
-  if [ "$opush_n" = 0 ]; then
-    (eval "$opush_p") </dev/null
-  else
-    head -c "$opush_n" | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; }
-  fi
+  opush_m=\${opush_l#* }
+  opush_m=\${opush_m%% *}
+  opush_n=\${opush_l##* }
+  case $opush_l in
+    *" lines "*)
+      opush_i=0
+      while [ "$opush_i" -lt "$opush_n" ] && IFS= read -r opush_x; do
+        printf '%s\\n' "$opush_x"
+        opush_i=$((opush_i + 1))
+      done | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; } ;;
+    *" 0") (eval "$opush_p") </dev/null ;;
+    *) head -c "$opush_n" | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; } ;;
+  esac
   opush_s=$?
   printf '%s %s\\n' "$opush_m" "$opush_s"
   printf '%s\\n' "$opush_m" >&2
 done
 `;
 
+/** How long a program's input run in turn is: in bytes, or in lines passed on one by one as they come. */
+export type Frame = { readonly bytes: number } | { readonly lines: number };
+
 /** One program run in turn: its output so far, and how to settle it. */
 interface FramedRun {
   readonly mark: string;
   readonly options: RunOptions;
   stdout: Buffer;
+  /** Bytes of stdout given to options.onStdout so far (whole lines before the mark). */
+  forwarded: number;
   stderr: Buffer;
   resolve(result: RunResult): void;
   reject(error: unknown): void;
@@ -69,6 +81,7 @@ export class WarmShell {
   private readonly result: Promise<RunResult>;
   private settled = false;
   private started = false;
+  private letGo = false;
   private readonly onStarted: Array<() => void> = [];
 
   /** `command` runs WARM_SHELL (under sudo where the programs do). */
@@ -81,7 +94,7 @@ export class WarmShell {
       signal: this.controller.signal,
       label: () => {
         const used = labelOf(this.framed?.options ?? this.target);
-        return used ? `warm shell: ${used}` : 'warm shell';
+        return used ? `warm shell: ${used}` : this.letGo ? 'warm shell, let go' : 'warm shell';
       },
       onStart: () => {
         this.started = true;
@@ -130,27 +143,29 @@ export class WarmShell {
   }
 
   /**
-   * Runs `text` with `bytes` bytes of stdin (`options.stdin`, exactly that long), after which the shell
-   * takes the next program. The result is the program's exit status and its own output.
+   * Runs `text` with `frame`'s stdin (`options.stdin`, exactly that long), after which the shell
+   * takes the next program. The result is the program's exit status and its own output; `onStdout` is
+   * given it in whole lines as they come.
    */
-  runInTurn(text: string, options: RunOptions, bytes: number): Promise<RunResult> {
-    const mark = `__OLLAMA_PUSH_DONE_${randomBytes(16).toString('hex')}__`;
+  runInTurn(text: string, options: RunOptions, frame: Frame): Promise<RunResult> {
+    const mark = `${PROGRAM_DONE_MARK}${randomBytes(16).toString('hex')}__`;
     const traced = this.transport.traceProgram?.(labelOf(options) ?? 'a program');
     const done = new Promise<RunResult>((resolve, reject) => {
-      this.framed = { mark, options, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), resolve, reject };
+      this.framed = { mark, options, stdout: Buffer.alloc(0), forwarded: 0, stderr: Buffer.alloc(0), resolve, reject };
     });
     if (traced) done.then(traced, traced);
     this.follow(options.signal);
     options.onStart?.();
-    this.input.write(`${text}\n${GO_LINE} ${mark} ${bytes}\n`);
+    this.input.write(`${text}\n${GO_LINE} ${mark} ${'lines' in frame ? `lines ${frame.lines}` : frame.bytes}\n`);
     const { stdin } = options;
     if (Buffer.isBuffer(stdin)) this.input.write(stdin);
-    else if (stdin) this.feed(stdin, bytes);
+    else if (stdin) this.feed(stdin, frame);
     return done;
   }
 
   /** Lets the shell go: it exits at the end of its stdin. */
   release(): void {
+    this.letGo = true;
     this.input.end();
   }
 
@@ -160,10 +175,10 @@ export class WarmShell {
   }
 
   /** Pipes a stream of known length without ending the shell's stdin; a stream of another length ends the shell. */
-  private feed(stdin: Readable, bytes: number): void {
+  private feed(stdin: Readable, frame: Frame): void {
     let fed = 0;
     stdin.on('data', (chunk: Buffer) => {
-      fed += chunk.length;
+      fed += 'lines' in frame ? chunk.filter((byte) => byte === 10).length : chunk.length;
       if (!this.input.write(chunk)) {
         stdin.pause();
         this.input.once('drain', () => stdin.resume());
@@ -171,7 +186,8 @@ export class WarmShell {
     });
     stdin.on('error', (error) => this.input.destroy(error));
     stdin.on('end', () => {
-      if (fed !== bytes) this.input.destroy(new Error(`internal error: a program's input was ${fed} bytes, not the ${bytes} announced`));
+      const announced = 'lines' in frame ? frame.lines : frame.bytes;
+      if (fed !== announced) this.input.destroy(new Error(`internal error: a program's input was ${fed}, not the ${announced} announced`));
     });
   }
 
@@ -183,6 +199,12 @@ export class WarmShell {
       return;
     }
     run.stdout = Buffer.concat([run.stdout, chunk]);
+    if (run.options.onStdout) {
+      const mark = run.stdout.indexOf(run.mark, run.forwarded);
+      const lineEnd = run.stdout.lastIndexOf('\n', mark < 0 ? run.stdout.length : mark) + 1;
+      if (lineEnd > run.forwarded) run.options.onStdout(run.stdout.subarray(run.forwarded, lineEnd));
+      run.forwarded = Math.max(run.forwarded, lineEnd);
+    }
     this.settleFramed();
   }
 

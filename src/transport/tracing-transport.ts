@@ -1,4 +1,4 @@
-import { labelOf, lastLine, type RunOptions, type RunResult, type Transport } from './transport.js';
+import { labelOf, lastLine, PROGRAM_DONE_MARK, type RunOptions, type RunResult, type Transport } from './transport.js';
 
 const MAX_TRACE = 160;
 
@@ -23,7 +23,14 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
         log(`[${id}] failed ${elapsed()}: ${outcome.message}`);
         return;
       }
-      const said = lastLine(outcome.stderr);
+      // A warm shell's own: what its last program said is the line before its marks.
+      const said = lastLine(
+        outcome.stderr
+          .toString()
+          .split('\n')
+          .filter((line) => !line.startsWith(PROGRAM_DONE_MARK))
+          .join('\n'),
+      );
       log(`[${id}] exit ${outcome.code} ${elapsed()}${said ? `: ${said}` : ''}`);
     };
   };

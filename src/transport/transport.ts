@@ -94,6 +94,9 @@ export class ConnectionLostError extends PushError {
   }
 }
 
+/** How the line starts that a warm shell writes after each program it runs in turn (src/remote/warm-shell.ts). */
+export const PROGRAM_DONE_MARK = '__OLLAMA_PUSH_DONE_';
+
 /** The last non-empty line of a command's or transport's stderr; '' when there is none. */
 export function lastLine(stderr: Buffer | string): string {
   return stderr.toString().trim().split('\n').filter(Boolean).pop()?.trim() ?? '';
