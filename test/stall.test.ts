@@ -105,6 +105,11 @@ describe('the hash follower (once the ranges are written, the watchdog waits for
         labels.push(() => labelOf(options) ?? '');
         return inner.run(command, options);
       },
+      // The programs a shell runs in turn.
+      traceProgram: (label) => {
+        labels.push(() => label);
+        return () => {};
+      },
       close: () => inner.close(),
     };
     const destination = new ShStore(new RemoteStore(spy, { path: join(work.path, 'remote') }));

@@ -35,9 +35,6 @@ export function followBlob(blob: BlobPlan, lock: LockIdentity, context: FollowCo
   let want = () => {};
   const wanted = new Promise<void>((resolve) => (want = resolve));
   const result = context.followLimit(async () => {
-    // A turn of the event loop first: the small blobs, sent at the same time, ask for their shell before
-    // this follower, which waits for one that runs programs in turn (see ShellPool.take) and catches up.
-    await new Promise(setImmediate);
     if (controller.signal.aborted) return '';
     started = true;
     const { digest, size } = blob.descriptor;

@@ -10,13 +10,11 @@ import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from '../transport/stall-watch.j
 import { PIECE_BYTES, RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
 import { ShellPool } from './shell-pool.js';
-import { type Frame, GO_LINE, WARM_SHELL } from './warm-shell.js';
+import { GO_LINE, WARM_SHELL } from './warm-shell.js';
 import { shellCommand } from '../transport/shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
 
-/** The end of hash-follow.sh's input (any line after the ranges' `.`). */
-const STOP_LINE = 'stop\n';
 
 export interface RemoteBlobState {
   /** Size of the published file (or of the verified one waiting in the staging), or undefined when there is none. */
@@ -84,6 +82,8 @@ export class RemoteStore {
   private hasXxhsum = false;
   /** The stall watchdogs of the commands running now. */
   private readonly watches = new Set<StallWatch>();
+  /** Whether a program has run to its end here (see ConnectionLostError.afterReaching). */
+  private reached = false;
   /** The shells every program runs in (see ShellPool). */
   private readonly shells: ShellPool;
 
@@ -135,7 +135,7 @@ export class RemoteStore {
    */
   async sendSmallBlobs(digests: readonly Digest[], tar: Readable, tarBytes: number): Promise<Map<string, string>> {
     const args = [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''];
-    const { stdout } = await this.exec('small-blobs', args, { stdin: tar, frame: { bytes: tarBytes } });
+    const { stdout } = await this.exec('small-blobs', args, { stdin: tar, stdinBytes: tarBytes });
     const mismatches = new Map<string, string>();
     const answered = new Set<string>();
     for (const line of stdout.toString('utf8').split('\n')) {
@@ -156,14 +156,10 @@ export class RemoteStore {
    * writes silently; once `wanted` resolves (they are done), the answer is owed (StallWatch).
    */
   async followHash(digest: Digest, size: number, lock: LockIdentity, ranges: readonly ByteRange[], signal: AbortSignal, wanted?: Promise<void>): Promise<string> {
-    // Its stdin ends with a line the client sends once it has the answer or wants none: the end of its
-    // input stops the program on the destination (its shell then takes the next).
-    const list = lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']);
+    // stdin stays open while the answer is wanted: its end stops the program on the destination.
     const stdin = new PassThrough();
-    stdin.write(list);
-    const stop = () => {
-      if (!stdin.writableEnded) stdin.end(STOP_LINE);
-    };
+    stdin.write(lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']));
+    const stop = () => stdin.end();
     signal.addEventListener('abort', stop, { once: true });
     let answer = '';
     const onStdout = (chunk: Buffer) => {
@@ -173,8 +169,7 @@ export class RemoteStore {
     const watch = this.stallWatch(`hashing blob ${digestString(digest)}`);
     void wanted?.then(() => watch?.waitFor());
     const args = [...this.store(), digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? ''];
-    if (signal.aborted) return '';
-    return this.exec('hash-follow', args, { stdin, frame: { lines: ranges.length + 2 }, onStdout, watch, patient: true }).then(
+    return this.exec('hash-follow', args, { stdin, signal, onStdout, watch }).then(
       () => answer.trim(),
       () => '',
     ).finally(() => {
@@ -280,17 +275,17 @@ export class RemoteStore {
   /**
    * Runs one program with its arguments (under sudo -n with --sudo) in one of the shells; a failure
    * becomes a PushError about `digest`. Under a stall watchdog: `watch` when the caller has one, else
-   * one that waits for `waiting`. A program whose stdin has a known length (a buffer, or `frame`)
+   * one that waits for `waiting`. A program whose stdin has a known length (a buffer, or `stdinBytes`)
    * runs in turn, and its shell takes the next program; one fed a stream of no known length (a writer,
    * a hash follower) is its shell's last.
    */
   private async exec(
     name: ProgramName,
     args: string[],
-    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined; frame?: Frame; patient?: boolean } = {},
+    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined; stdinBytes?: number } = {},
   ): Promise<RunResult> {
-    const { digest, waiting, watch: given, frame: framed, patient, ...rest } = options;
-    const frame = rest.stdin === undefined ? { bytes: 0 } : Buffer.isBuffer(rest.stdin) ? { bytes: rest.stdin.length } : framed;
+    const { digest, waiting, watch: given, stdinBytes, ...rest } = options;
+    const bytes = rest.stdin === undefined ? 0 : Buffer.isBuffer(rest.stdin) ? rest.stdin.length : stdinBytes;
     const watch = given ?? this.stallWatch(waiting ?? waitingFor(name, digest));
     const run = { ...(watch ? watch.watching(rest) : rest), label: `${name} ${shellCommand(args)}` };
     const text = `set -- ${shellCommand(args)}\n${program(name)}`;
@@ -298,25 +293,28 @@ export class RemoteStore {
       throw new PushError(`an argument holds a line ${GO_LINE}, which ollama-push's destination shell reads as the end of a program; rename it`, { side: 'local' });
     }
     if (watch) this.watches.add(watch);
-    const inTurn = frame !== undefined;
+    const inTurn = bytes !== undefined;
     const result = await this.shells
-      .take({ inTurn, patient })
+      .take(inTurn)
       .then(async (shell) => {
         if (!inTurn) return shell.run(text, run);
         try {
           run.signal?.throwIfAborted();
-          return await shell.runInTurn(text, run, frame);
+          return await shell.runInTurn(text, run, bytes);
         } finally {
           this.shells.giveBack(shell);
         }
       })
       .catch((error: unknown) => {
-        throw error instanceof ConnectionLostError && digest ? error.about(digestString(digest)) : error;
+        if (!(error instanceof ConnectionLostError)) throw error;
+        const lost = this.reached && !error.reached ? error.afterReaching() : error;
+        throw digest ? lost.about(digestString(digest)) : lost;
       })
       .finally(() => {
         watch?.stop();
         if (watch) this.watches.delete(watch);
       });
+    this.reached = true;
     if (result.code !== 0) throw this.commandError(result, digest);
     return result;
   }

@@ -5,8 +5,6 @@ import { WarmShell } from './warm-shell.js';
 const IDLE_MAX = 1;
 
 interface Waiter {
-  /** Waits for a shell running a program in turn to come back rather than start one (when any is). */
-  readonly patient: boolean;
   resolve(shell: WarmShell): void;
   reject(error: unknown): void;
 }
@@ -31,24 +29,20 @@ export class ShellPool {
     private readonly command: string,
   ) {}
 
-  /**
-   * A shell to run one program in: idle, or the next to start or come back. `patient`: a program that
-   * can start late without costing time (a hash follower, which catches up) waits for a shell running a
-   * program in turn, when there is one, instead of starting another login shell.
-   */
-  async take(use: { inTurn: boolean; patient?: boolean }): Promise<WarmShell> {
+  /** A shell to run one program in (`inTurn`: one that gives it back): idle, or the next to start or come back. */
+  async take(inTurn: boolean): Promise<WarmShell> {
     this.released = false;
-    // Counted from now: a program in turn brings its shell back (see warm and balance).
-    if (use.inTurn) this.inTurn++;
+    // Counted from now: a program in turn brings its shell back, so no spare is started for it (warm).
+    if (inTurn) this.inTurn++;
     const shell = this.idle.splice(0).filter((s) => s.usable).pop();
     if (shell) {
       this.warm();
       return shell;
     }
-    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ patient: use.patient ?? false, resolve, reject }));
+    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ resolve, reject }));
     this.balance();
     return taken.catch((error: unknown) => {
-      if (use.inTurn) this.inTurn--;
+      if (inTurn) this.inTurn--;
       throw error;
     });
   }
@@ -80,14 +74,9 @@ export class ShellPool {
     if (this.keepWarm && this.idle.length + this.starting + this.inTurn === 0) this.start();
   }
 
-  /** Starts shells for the programs waiting that no shell starting or coming back will serve. */
+  /** Starts a shell for each program waiting that no shell starting will serve. */
   private balance(): void {
-    while (this.starting < this.unserved()) this.start();
-  }
-
-  private unserved(): number {
-    const patient = this.waiting.filter((w) => w.patient).length;
-    return this.waiting.length - (this.inTurn > 0 ? patient : 0);
+    while (this.starting < this.waiting.length) this.start();
   }
 
   private start(): void {

@@ -14,8 +14,6 @@ export const GO_LINE = '__OLLAMA_PUSH_GO__';
  *   stderr, and waits for the next program. The client sends nothing more until it has both marks, so
  *   head's read-ahead (busybox, BSD) finds nothing to take. The mark is random, unknown to the
  *   destination's files that a program's output may quote.
- * - `GO_LINE <mark> lines <n>`: the same with the next n lines, each passed on as it comes (head holds
- *   its output until it ends): for a program whose last line comes late, as a signal to stop.
  * At the end of stdin before a GO_LINE it exits 0: an unused shell is let go that way.
  */
 export const WARM_SHELL = `while :; do
@@ -33,32 +31,22 @@ export const WARM_SHELL = `while :; do
   opush_m=\${opush_l#* }
   opush_m=\${opush_m%% *}
   opush_n=\${opush_l##* }
-  case $opush_l in
-    *" lines "*)
-      opush_i=0
-      while [ "$opush_i" -lt "$opush_n" ] && IFS= read -r opush_x; do
-        printf '%s\\n' "$opush_x"
-        opush_i=$((opush_i + 1))
-      done | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; } ;;
-    *" 0") (eval "$opush_p") </dev/null ;;
-    *) head -c "$opush_n" | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; } ;;
-  esac
+  if [ "$opush_n" = 0 ]; then
+    (eval "$opush_p") </dev/null
+  else
+    head -c "$opush_n" | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; }
+  fi
   opush_s=$?
   printf '%s %s\\n' "$opush_m" "$opush_s"
   printf '%s\\n' "$opush_m" >&2
 done
 `;
 
-/** How long a program's input run in turn is: in bytes, or in lines passed on one by one as they come. */
-export type Frame = { readonly bytes: number } | { readonly lines: number };
-
 /** One program run in turn: its output so far, and how to settle it. */
 interface FramedRun {
   readonly mark: string;
   readonly options: RunOptions;
   stdout: Buffer;
-  /** Bytes of stdout given to options.onStdout so far (whole lines before the mark). */
-  forwarded: number;
   stderr: Buffer;
   resolve(result: RunResult): void;
   reject(error: unknown): void;
@@ -143,23 +131,23 @@ export class WarmShell {
   }
 
   /**
-   * Runs `text` with `frame`'s stdin (`options.stdin`, exactly that long), after which the shell
-   * takes the next program. The result is the program's exit status and its own output; `onStdout` is
-   * given it in whole lines as they come.
+   * Runs `text` with `bytes` bytes of stdin (`options.stdin`, exactly that long), after which the shell
+   * takes the next program. The result is the program's exit status and its own output (collected:
+   * `options.onStdout` is not called).
    */
-  runInTurn(text: string, options: RunOptions, frame: Frame): Promise<RunResult> {
+  runInTurn(text: string, options: RunOptions, bytes: number): Promise<RunResult> {
     const mark = `${PROGRAM_DONE_MARK}${randomBytes(16).toString('hex')}__`;
     const traced = this.transport.traceProgram?.(labelOf(options) ?? 'a program');
     const done = new Promise<RunResult>((resolve, reject) => {
-      this.framed = { mark, options, stdout: Buffer.alloc(0), forwarded: 0, stderr: Buffer.alloc(0), resolve, reject };
+      this.framed = { mark, options, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), resolve, reject };
     });
     if (traced) done.then(traced, traced);
     this.follow(options.signal);
     options.onStart?.();
-    this.input.write(`${text}\n${GO_LINE} ${mark} ${'lines' in frame ? `lines ${frame.lines}` : frame.bytes}\n`);
+    this.input.write(`${text}\n${GO_LINE} ${mark} ${bytes}\n`);
     const { stdin } = options;
     if (Buffer.isBuffer(stdin)) this.input.write(stdin);
-    else if (stdin) this.feed(stdin, frame);
+    else if (stdin) this.feed(stdin, bytes);
     return done;
   }
 
@@ -175,10 +163,10 @@ export class WarmShell {
   }
 
   /** Pipes a stream of known length without ending the shell's stdin; a stream of another length ends the shell. */
-  private feed(stdin: Readable, frame: Frame): void {
+  private feed(stdin: Readable, bytes: number): void {
     let fed = 0;
     stdin.on('data', (chunk: Buffer) => {
-      fed += 'lines' in frame ? chunk.filter((byte) => byte === 10).length : chunk.length;
+      fed += chunk.length;
       if (!this.input.write(chunk)) {
         stdin.pause();
         this.input.once('drain', () => stdin.resume());
@@ -186,8 +174,7 @@ export class WarmShell {
     });
     stdin.on('error', (error) => this.input.destroy(error));
     stdin.on('end', () => {
-      const announced = 'lines' in frame ? frame.lines : frame.bytes;
-      if (fed !== announced) this.input.destroy(new Error(`internal error: a program's input was ${fed}, not the ${announced} announced`));
+      if (fed !== bytes) this.input.destroy(new Error(`internal error: a program's input was ${fed} bytes, not the ${bytes} announced`));
     });
   }
 
@@ -199,12 +186,6 @@ export class WarmShell {
       return;
     }
     run.stdout = Buffer.concat([run.stdout, chunk]);
-    if (run.options.onStdout) {
-      const mark = run.stdout.indexOf(run.mark, run.forwarded);
-      const lineEnd = run.stdout.lastIndexOf('\n', mark < 0 ? run.stdout.length : mark) + 1;
-      if (lineEnd > run.forwarded) run.options.onStdout(run.stdout.subarray(run.forwarded, lineEnd));
-      run.forwarded = Math.max(run.forwarded, lineEnd);
-    }
     this.settleFramed();
   }
 

@@ -92,6 +92,14 @@ export class ConnectionLostError extends PushError {
   about(digest: string): ConnectionLostError {
     return new ConnectionLostError(this.transport, this.detail, { reached: this.reached, digest, cause: this.cause });
   }
+
+  /**
+   * The same error, known to come after the destination was reached: a program ran to its end there
+   * inside a command that has not (a warm shell's), which the transport cannot see.
+   */
+  afterReaching(): ConnectionLostError {
+    return new ConnectionLostError(this.transport, this.detail, { reached: true, digest: this.digest, cause: this.cause });
+  }
 }
 
 /** How the line starts that a warm shell writes after each program it runs in turn (src/remote/warm-shell.ts). */
