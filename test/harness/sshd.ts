@@ -212,7 +212,8 @@ async function stopSshd(pidFile: string, port: number, dir: string): Promise<voi
     if (Date.now() > deadline) throw new Error(`sshd (pid ${pid}) still listens on 127.0.0.1:${port}`);
     await sleep(20);
   }
-  await rm(dir, { recursive: true, force: true });
+  // Its sessions may still be writing their last log lines as they exit (ENOTEMPTY): rm retries.
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 }
 
 /**
