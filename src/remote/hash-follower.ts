@@ -34,8 +34,8 @@ export function followBlob(blob: BlobPlan, lock: LockIdentity, context: FollowCo
   // Asked for once the ranges are written: from then on the destination owes the hash (its stall watchdog).
   let want = () => {};
   const wanted = new Promise<void>((resolve) => (want = resolve));
-  const result = context.followLimit(async () => {
-    if (controller.signal.aborted) return '';
+  const result = context.followLimit(() => {
+    if (controller.signal.aborted) return Promise.resolve('');
     started = true;
     const { digest, size } = blob.descriptor;
     return context.remote.followHash(digest, size, lock, all, controller.signal, wanted).catch(() => '');

@@ -15,7 +15,6 @@ import { shellCommand } from '../transport/shell-quote.js';
 
 export type Hasher = 'openssl' | 'sha256sum' | 'shasum';
 
-
 export interface RemoteBlobState {
   /** Size of the published file (or of the verified one waiting in the staging), or undefined when there is none. */
   readonly publishedSize: number | undefined;
@@ -130,10 +129,10 @@ export class RemoteStore {
   }
 
   /**
-   * Sends a tar of whole blobs (see small-blobs.sh), `tarBytes` long; returns the sha256 the destination read of each blob
-   * that failed verification there, by hex.
+   * Sends a tar of whole blobs (see small-blobs.sh), in turn when its length `tarBytes` is given;
+   * returns the sha256 the destination read of each blob that failed verification there, by hex.
    */
-  async sendSmallBlobs(digests: readonly Digest[], tar: Readable, tarBytes: number): Promise<Map<string, string>> {
+  async sendSmallBlobs(digests: readonly Digest[], tar: Readable, tarBytes: number | undefined): Promise<Map<string, string>> {
     const args = [...this.store(), this.hasher ?? 'none', this.options.chown ?? ''];
     const { stdout } = await this.exec('small-blobs', args, { stdin: tar, stdinBytes: tarBytes });
     const mismatches = new Map<string, string>();

@@ -34,7 +34,8 @@ export class ShellPool {
     this.released = false;
     // Counted from now: a program in turn brings its shell back, so no spare is started for it (warm).
     if (inTurn) this.inTurn++;
-    const shell = this.idle.splice(0).filter((s) => s.usable).pop();
+    let shell = this.idle.pop();
+    while (shell && !shell.usable) shell = this.idle.pop();
     if (shell) {
       this.warm();
       return shell;
@@ -55,8 +56,9 @@ export class ShellPool {
   }
 
   /**
-   * While on, a shell that comes back is kept ready: one idle, starting or running a program in turn
-   * (so the next program, say a manifest once the blobs are in, finds its login shell done).
+   * While on, one shell is kept ready for the next program: idle, starting, or running a program in
+   * turn (which brings it back), so that the next program, say a manifest once the blobs are in, finds
+   * its login shell done.
    */
   keepShellWarm(on: boolean): void {
     this.keepWarm = on;

@@ -20,6 +20,12 @@ const BATCH_BYTES = 128 * 1024 * 1024;
 /** Below this a batch is not split for parallelism: a command costs more than it saves. */
 const BATCH_MIN_BYTES = 16 * 1024 * 1024;
 const BATCH_BLOBS = 4096;
+/**
+ * A batch up to this size runs in turn in a shell that then takes the next program (the manifest, say);
+ * a larger one has a shell of its own, where tar reads its stdin directly: the copy that frames a
+ * program's input costs more there than a login shell.
+ */
+const IN_TURN_MAX_BYTES = 16 * 1024 * 1024;
 
 export function isSmallBlob(blob: BlobPlan): boolean {
   return blob.status !== 'present' && blob.descriptor.size <= SMALL_BLOB_MAX && blob.stagedBytes === 0;
@@ -84,10 +90,11 @@ export function batches(blobs: readonly BlobPlan[], jobs: number): BlobPlan[][] 
 async function sendBatch(blobs: readonly BlobPlan[], context: SmallBlobsContext): Promise<Map<string, unknown>> {
   const { remote, source, onEvent } = context;
   for (const blob of blobs) onEvent?.({ type: 'blob-start', blob: blob.descriptor, resumedFrom: 0 });
+  const bytes = tarBytes(blobs);
   const mismatches = await remote.sendSmallBlobs(
     blobs.map((b) => b.descriptor.digest),
     tarOf(blobs, source, onEvent),
-    tarBytes(blobs),
+    bytes <= IN_TURN_MAX_BYTES ? bytes : undefined,
   );
   const failures = new Map<string, unknown>();
   for (const blob of blobs) {

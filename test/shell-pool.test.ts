@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ShellPool } from '../src/remote/shell-pool.js';
+import { WARM_SHELL } from '../src/remote/warm-shell.js';
+import { LocalShellTransport } from '../src/transport/local-shell.js';
+import { shellCommand } from '../src/transport/shell-quote.js';
+import type { RunOptions, Transport } from '../src/transport/transport.js';
+
+/**
+ * A real local transport that counts the shells started (each one a login shell over SSH), each opening
+ * `openMs` late (as a channel over a link, or a busy sshd).
+ */
+function countingTransport(openMs = 0): { transport: Transport; shells: () => number } {
+  const inner = new LocalShellTransport();
+  let shells = 0;
+  return {
+    transport: {
+      label: inner.label,
+      maxParallel: inner.maxParallel,
+      run: async (command: string, options?: RunOptions) => {
+        shells++;
+        await new Promise((resolve) => setTimeout(resolve, openMs));
+        return inner.run(command, options);
+      },
+      close: () => inner.close(),
+    },
+    shells: () => shells,
+  };
+}
+
+const command = shellCommand(['sh', '-c', WARM_SHELL, 'ollama-push']);
+
+describe('ShellPool (the destination shells programs run in)', () => {
+  it('runs programs in turn one after another in one shell, and starts another only for a program that keeps its shell', async () => {
+    const { transport, shells } = countingTransport();
+    const pool = new ShellPool(transport, command);
+    const outputs: string[] = [];
+    for (const word of ['probe', 'small', 'publish']) {
+      const shell = await pool.take(true);
+      try {
+        outputs.push((await shell.runInTurn(`set -- ${word}\necho "$1 $$"`, {}, 0)).stdout.toString());
+      } finally {
+        pool.giveBack(shell);
+      }
+    }
+    const pids = outputs.map((line) => line.split(' ')[1]);
+    expect(new Set(pids).size).toBe(1);
+    expect(shells()).toBe(1);
+    // A writer keeps its shell to the end: the one idle is taken, and the next program starts another.
+    const writer = await pool.take(false);
+    const written = writer.run('set --\ncat', { stdin: Buffer.from('range') });
+    const next = await pool.take(true);
+    expect(shells()).toBe(2);
+    expect((await written).stdout.toString()).toBe('range');
+    pool.giveBack(next);
+    pool.release();
+    await transport.close();
+  });
+
+  it('serves a program waiting for a shell with the first that comes back or opens, so none waits on a channel held idle', async () => {
+    const { transport, shells } = countingTransport(300);
+    const pool = new ShellPool(transport, command);
+    const first = await pool.take(true);
+    const waiting = pool.take(true);
+    expect(shells()).toBe(2);
+    pool.giveBack(first);
+    const second = await waiting;
+    expect(second).toBe(first);
+    pool.giveBack(second);
+    // The shell started for it opens later, finds nobody waiting and stays idle until released.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    pool.release();
+    await transport.close();
+  });
+
+  it('fails a program waiting for a shell that cannot start, with the transport\'s error', async () => {
+    const inner = new LocalShellTransport();
+    await inner.close();
+    const pool = new ShellPool(inner, command);
+    await expect(pool.take(true)).rejects.toThrow();
+  });
+});
