@@ -52,7 +52,7 @@ describe('ShellPool (the destination shells programs run in)', () => {
     expect(shells()).toBe(2);
     expect((await written).stdout.toString()).toBe('range');
     pool.giveBack(next);
-    pool.release();
+    await pool.release();
     await transport.close();
   });
 
@@ -68,7 +68,7 @@ describe('ShellPool (the destination shells programs run in)', () => {
     pool.giveBack(second);
     // The shell started for it opens later, finds nobody waiting and stays idle until released.
     await new Promise((resolve) => setTimeout(resolve, 400));
-    pool.release();
+    await pool.release();
     await transport.close();
   });
 

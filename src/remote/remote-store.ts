@@ -266,9 +266,9 @@ export class RemoteStore {
     this.shells.keepShellWarm(on);
   }
 
-  /** Lets the idle shells go (at the end of a run). */
-  releaseWarmShell(): void {
-    this.shells.release();
+  /** Lets the idle shells go (at the end of a run), and waits for them to exit. */
+  releaseWarmShell(): Promise<void> {
+    return this.shells.release();
   }
 
   /**

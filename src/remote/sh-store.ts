@@ -113,8 +113,8 @@ export class ShStore implements Destination {
     return new Set(blobs.filter((d) => hashes.get(d.digest.hex) !== d.digest.hex).map((d) => d.digest.hex));
   }
 
-  close(): Promise<void> {
-    this.remote.releaseWarmShell();
+  async close(): Promise<void> {
+    await this.remote.releaseWarmShell();
     return this.remote.transport.close();
   }
 

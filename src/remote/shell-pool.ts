@@ -3,6 +3,8 @@ import { WarmShell } from './warm-shell.js';
 
 /** Idle shells kept for the next program; more would only hold channels. */
 const IDLE_MAX = 1;
+/** How long closing waits for the idle shells it let go to exit (a round trip, unless the link is gone). */
+const RELEASE_WAIT_MS = 2000;
 
 interface Waiter {
   resolve(shell: WarmShell): void;
@@ -65,11 +67,19 @@ export class ShellPool {
     this.warm();
   }
 
-  /** Lets every idle shell go (at the end of a run). */
-  release(): void {
+  /**
+   * Lets every idle shell go (at the end of a run); resolves once they have exited (at most after
+   * RELEASE_WAIT_MS), so that closing the connection does not cut them off.
+   */
+  async release(): Promise<void> {
     this.keepWarm = false;
     this.released = true;
-    for (const shell of this.idle.splice(0)) shell.release();
+    const shells = this.idle.splice(0);
+    for (const shell of shells) shell.release();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT_MS)));
+    await Promise.race([Promise.allSettled(shells.map((shell) => shell.ending)), late]);
+    clearTimeout(timer);
   }
 
   private warm(): void {

@@ -142,7 +142,8 @@ export class WarmShell {
       this.framed = { mark, options, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), resolve, reject };
     });
     if (traced) done.then(traced, traced);
-    this.follow(options.signal);
+    const unfollow = this.follow(options.signal);
+    done.then(unfollow, unfollow);
     options.onStart?.();
     this.input.write(`${text}\n${GO_LINE} ${mark} ${bytes}\n`);
     const { stdin } = options;
@@ -157,9 +158,12 @@ export class WarmShell {
     this.input.end();
   }
 
-  private follow(signal: AbortSignal | undefined): void {
+  /** Ends the shell when the program's run is aborted (a stall, a stop); returns what stops listening. */
+  private follow(signal: AbortSignal | undefined): () => void {
     if (signal?.aborted) this.controller.abort(signal.reason);
-    signal?.addEventListener('abort', () => this.controller.abort(signal.reason), { once: true });
+    const abort = () => this.controller.abort(signal?.reason);
+    signal?.addEventListener('abort', abort, { once: true });
+    return () => signal?.removeEventListener('abort', abort);
   }
 
   /** Pipes a stream of known length without ending the shell's stdin; a stream of another length ends the shell. */
