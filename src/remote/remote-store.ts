@@ -288,7 +288,8 @@ export class RemoteStore {
     const watch = given ?? this.stallWatch(waiting ?? waitingFor(name, digest));
     const run = { ...(watch ? watch.watching(rest) : rest), label: `${name} ${shellCommand(args)}` };
     const text = `set -- ${shellCommand(args)}\n${program(name)}`;
-    if (text.split('\n').some((line) => line.startsWith(GO_LINE))) {
+    // Only an argument's lines can start a line of the text that is not our program's.
+    if (args.some((arg) => arg.split('\n').some((line) => line.startsWith(GO_LINE)))) {
       throw new PushError(`an argument holds a line ${GO_LINE}, which ollama-push's destination shell reads as the end of a program; rename it`, { side: 'local' });
     }
     if (watch) this.watches.add(watch);
