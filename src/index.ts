@@ -38,7 +38,7 @@ export interface PushRequest extends LocalRequest {
   readonly destination: Destination;
   /** Parallel transfers (default: from the measured round trip). */
   readonly jobs?: number;
-  /** Large blobs go in ranges of this many bytes (default 64 MiB), each resumable. */
+  /** Large blobs go in ranges of at most this many bytes (default 64 MiB), evened out over the channels, each resumable. */
   readonly rangeSize?: number;
   /** Create the remote path when it does not exist. */
   readonly createRemotePath?: boolean;

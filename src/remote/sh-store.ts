@@ -4,7 +4,7 @@ import type { DestinationListing, RemovalOptions, RemovalReport } from '../desti
 import { PushError } from '../errors.js';
 import type { Descriptor, Manifest } from '../store/manifest.js';
 import type { ModelName } from '../store/model-name.js';
-import type { BlobPlan } from '../transfer/plan.js';
+import { type BlobPlan, balancedRangeSize, rangeBytes, resplitRanges } from '../transfer/plan.js';
 import { lockOwner } from './lock-owner.js';
 import type { RemoteStore } from './remote-store.js';
 import { sendBlob } from './send-blob.js';
@@ -58,10 +58,12 @@ export class ShStore implements Destination {
     // The commands of the upload each start in a shell started ahead, and one is left for the manifest.
     if (blobs.length > 0) remote.keepShellWarm(true);
     const writers = new WriterPool(remote, lockOwner);
+    const large = blobs.filter((b) => !isSmallBlob(b) && b.status !== 'present');
+    const rangeSize = balancedRangeSize(large.reduce((sum, b) => sum + rangeBytes(b.ranges), 0), hooks.rangeSize, jobs);
     const context = {
       remote,
       source,
-      rangeSize: hooks.rangeSize,
+      rangeSize,
       onEvent: hooks.onEvent,
       rangeLimit: pLimit(jobs),
       commitLimit: pLimit(COMMIT_PARALLEL),
@@ -87,7 +89,7 @@ export class ShStore implements Destination {
               const failure = (await smallSent).get(hex);
               if (failure) throw failure;
             } else if (blob.status !== 'present') {
-              await sendBlob(blob, context);
+              await sendBlob(resplitRanges(blob, rangeSize), context);
             }
           } catch (error) {
             failures.set(hex, error);

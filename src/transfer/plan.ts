@@ -114,6 +114,28 @@ export function subtractRanges(whole: ByteRange, staged: readonly ByteRange[]): 
   return gaps.map((g) => ({ start: g.start - (g.start % RANGE_ALIGNMENT), end: g.end }));
 }
 
+/**
+ * The range size, at most `rangeSize`, that cuts `bytes` into about equal ranges whose number is a multiple
+ * of `jobs`: every channel then carries the same number of ranges, and none sends the last one alone while
+ * the others idle (8 ranges of 64 MiB on 6 channels were a second round of 2). On RANGE_ALIGNMENT.
+ */
+export function balancedRangeSize(bytes: number, rangeSize: number, jobs: number): number {
+  const rounds = Math.max(1, Math.ceil(bytes / rangeSize / jobs));
+  const even = Math.ceil(bytes / (rounds * jobs) / RANGE_ALIGNMENT) * RANGE_ALIGNMENT;
+  return Math.max(RANGE_ALIGNMENT, Math.min(rangeSize, even));
+}
+
+/** The blob's ranges cut again at `rangeSize`, adjacent ones joined first. */
+export function resplitRanges(blob: BlobPlan, rangeSize: number): BlobPlan {
+  const gaps: { start: number; end: number }[] = [];
+  for (const range of blob.ranges) {
+    const last = gaps.at(-1);
+    if (last && last.end === range.start) last.end = range.end;
+    else gaps.push({ ...range });
+  }
+  return { ...blob, ranges: gaps.flatMap((gap) => splitRange(gap, rangeSize)) };
+}
+
 export function splitRange(gap: ByteRange, rangeSize: number): ByteRange[] {
   const step = Math.max(RANGE_ALIGNMENT, rangeSize - (rangeSize % RANGE_ALIGNMENT));
   const out: ByteRange[] = [];
