@@ -18,8 +18,14 @@ trap 'cd -P -- "$st" && rm -rf -- "$batch"' EXIT
 cd -P -- "$batch" || exit 1
 # -o: the files are the pushing user's, whatever the archive says. A batch cut short (the client killed,
 # the link dropped) keeps the blobs that arrived whole: the hash below tells them from the last, partial one.
+# GNU tar reads a pipe 10 KiB at a time by default: about 7 s of system CPU per GiB on the build machine,
+# where 128 KiB records (-b 256, filled from the pipe with -B) take 2 s. busybox tar has no -b.
+case $(tar --version 2>/dev/null) in
+  *'GNU tar'*) set -- -b 256 -B ;;
+  *) set -- ;;
+esac
 cut=0
-tar -xof - || cut=1
+tar "$@" -xof - || cut=1
 case $hasher in
   openssl) set -- openssl dgst -sha256 -r ;;
   sha256sum) set -- sha256sum ;;
