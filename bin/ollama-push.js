@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/src/cli/main.bundle.js';
 
 // Every SSH packet and file read is a new buffer, and V8 answers that memory with incremental major GCs
 // whose concurrent marking cost about 0.5 s of CPU per 512 MiB pushed; a CLI has no pauses to hide, and
