@@ -72,6 +72,23 @@ describe('ShellPool (the destination shells programs run in)', () => {
     await transport.close();
   });
 
+  it('keeps a shell started ahead while on, also once a program waiting took the shell that opened for it', async () => {
+    const { transport, shells } = countingTransport(100);
+    const pool = new ShellPool(transport, command);
+    pool.keepShellWarm(true);
+    expect(shells()).toBe(1);
+    // Batches of small blobs keep their shells: each takes the one started ahead, and another starts.
+    const first = await pool.take(false);
+    expect(shells()).toBe(2);
+    const second = await pool.take(false);
+    expect(shells()).toBe(3);
+    for (const shell of [first, second]) expect((await shell.run('set --\ncat', { stdin: Buffer.from('batch') })).stdout.toString()).toBe('batch');
+    pool.keepShellWarm(false);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await pool.release();
+    await transport.close();
+  });
+
   it('fails a program waiting for a shell that cannot start, with the transport\'s error', async () => {
     const inner = new LocalShellTransport();
     await inner.close();

@@ -115,6 +115,8 @@ export class ShellPool {
     if (waiter) {
       waiter.resolve(shell);
       this.balance();
+      // The next program (the next batch, the manifest) then finds its login shell done.
+      this.warm();
     } else if (!this.released && this.idle.length < IDLE_MAX) this.idle.push(shell);
     else shell.release();
   }
