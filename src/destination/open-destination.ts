@@ -96,10 +96,7 @@ async function openShStore(spec: DestinationSpec): Promise<ShStore> {
   try {
     const path = remotePath ?? (await defaultPath(transport, spec, log));
     const stall = spec.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: spec.stallTimeoutMs };
-    const remote = new RemoteStore(transport, { path, sudo: spec.sudo ?? false, ...(spec.chown ? { chown: spec.chown } : {}), ...stall });
-    // Every command's first program needs a shell: its login shell starts while this side reads the models' blobs.
-    remote.startShell();
-    return new ShStore(remote);
+    return new ShStore(new RemoteStore(transport, { path, sudo: spec.sudo ?? false, ...(spec.chown ? { chown: spec.chown } : {}), ...stall }));
   } catch (error) {
     await transport.close();
     throw error;

@@ -57,11 +57,6 @@ export class ShellPool {
     this.balance();
   }
 
-  /** Starts a shell unless one is idle, starting or running a program in turn: the next program takes it. */
-  startAhead(): void {
-    if (this.idle.length + this.starting + this.inTurn === 0) this.start();
-  }
-
   /**
    * While on, one shell is kept ready for the next program: idle, starting, or running a program in
    * turn (which brings it back), so that the next program, say a manifest once the blobs are in, finds
@@ -88,7 +83,7 @@ export class ShellPool {
   }
 
   private warm(): void {
-    if (this.keepWarm) this.startAhead();
+    if (this.keepWarm && this.idle.length + this.starting + this.inTurn === 0) this.start();
   }
 
   /** Starts a shell for each program waiting that no shell starting will serve. */
