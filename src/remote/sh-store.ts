@@ -58,8 +58,9 @@ export class ShStore implements Destination {
     // The commands of the upload each start in a shell started ahead, and one is left for the manifest.
     if (blobs.length > 0) remote.keepShellWarm(true);
     const writers = new WriterPool(remote, lockOwner);
-    const large = blobs.filter((b) => !isSmallBlob(b) && b.status !== 'present');
-    const rangeSize = balancedRangeSize(large.reduce((sum, b) => sum + rangeBytes(b.ranges), 0), hooks.rangeSize, jobs);
+    // A blob present has no ranges: the large blobs' ranges are what the writers will send.
+    const largeBytes = blobs.filter((b) => !isSmallBlob(b)).reduce((sum, b) => sum + rangeBytes(b.ranges), 0);
+    const rangeSize = balancedRangeSize(largeBytes, hooks.rangeSize, jobs);
     const context = {
       remote,
       source,
