@@ -248,7 +248,7 @@ Host via-proxy
     await mkdir(remote);
   });
 
-  const args = () => [store.models[0]!, '--models-dir', store.modelsDir, '--host', 'via-proxy', '--remote-path', remote, '--range-size', '4'];
+  const args = (rangeMiB = 4) => [store.models[0]!, '--models-dir', store.modelsDir, '--host', 'via-proxy', '--remote-path', remote, '--range-size', String(rangeMiB)];
 
   it('reconnects after the connection drops and resumes, in the same run', async () => {
     const before = proxy.bytesUp;
@@ -264,9 +264,12 @@ Host via-proxy
     expect((await checkOllamaStore(remote)).models).toHaveLength(1);
   });
 
-  it('leaves a valid store after kill -9, and the next run sends about the missing bytes', async () => {
-    const run = startCli([...args(), '--bwlimit', '16M', '--jobs', '2'], { env: sshd.env });
-    await waitFor('staged ranges', async () => (await stagedRanges(remote)).length >= 3);
+  it('leaves a valid store after kill -9 inside its ranges, and the next run sends about the missing bytes', async () => {
+    // Two ranges of 24 MiB, killed when about 7 MiB of each have crossed: what landed is kept though no range ended.
+    const start = proxy.bytesUp;
+    const run = startCli([...args(64), '--bwlimit', '16M', '--jobs', '2'], { env: sshd.env });
+    await waitFor('14 MiB sent', async () => proxy.bytesUp - start >= 14 * MiB);
+    expect(await stagedRanges(remote)).toEqual([]);
     run.child.kill('SIGKILL');
     await run.done;
     // Nothing of the push outlives it on the destination (a hash follower used to wait for 2 minutes).
@@ -279,7 +282,7 @@ Host via-proxy
     expect(report.problems).toEqual([]);
     expect(report.models).toEqual([]);
     const kept = stagedBytes(await stagedRanges(remote));
-    expect(kept).toBeGreaterThanOrEqual(12 * MiB);
+    expect(kept).toBeGreaterThanOrEqual(10 * MiB);
 
     const before = proxy.bytesUp;
     const resumed = await runCli([...args(), '--json'], { env: sshd.env });

@@ -6,12 +6,6 @@ import type { ByteRange } from '../destination/destination.js';
 import { END_MARK } from './programs.js';
 import type { WriteOutcome } from './remote-store.js';
 
-/**
- * Bytes between end marks within a range: the destination marks each piece done as it lands, so a run
- * cut short (kill -9, a dropped link) loses at most this much per writer.
- */
-export const PIECE_BYTES = 4 * 1024 * 1024;
-
 /** How a RangeWriter starts its command: stdin to feed, stdout as it comes, and its end. */
 export type StartWriter = (stdin: Readable, onStdout: (chunk: Buffer) => void) => Promise<unknown>;
 
@@ -24,8 +18,8 @@ export interface WriterWatch {
 
 /**
  * One long-lived writer on the destination (range-writer.sh on one channel): ranges are sent one after
- * another, each followed by END_MARK once its data was read whole, and answered by a line. After any failure the writer is spent: the stream may be
- * out of step, so a new one must be opened.
+ * another, each followed by END_MARK once its data was read whole, and answered by a line. After any
+ * failure the writer is spent: the stream may be out of step, so a new one must be opened.
  */
 export class RangeWriter {
   private readonly input = new PassThrough({ highWaterMark: 1024 * 1024 });
@@ -57,7 +51,7 @@ export class RangeWriter {
     try {
       this.watch?.doing(`writing blob ${digestString(digest)}`);
       this.input.write(`${digest.hex} ${size} ${range.start} ${range.end - range.start}${deadOwner ? ` ${deadOwner}` : ''}\n`);
-      const feeding = this.feed(data, range.end - range.start).then(() => {
+      const feeding = this.feed(data).then(() => {
         this.input.write(END_MARK);
       });
       feeding.catch(() => undefined);
@@ -90,27 +84,10 @@ export class RangeWriter {
     await this.ended.catch(() => undefined);
   }
 
-  /** Sends the range's bytes with an end mark after each full piece (the last piece's mark follows the data). */
-  private async feed(data: Readable, length: number): Promise<void> {
-    let inPiece = 0;
-    let sent = 0;
+  private async feed(data: Readable): Promise<void> {
     for await (const chunk of data as AsyncIterable<Buffer>) {
-      for (let offset = 0; offset < chunk.length; ) {
-        const part = chunk.subarray(offset, offset + PIECE_BYTES - inPiece);
-        await this.send(part);
-        offset += part.length;
-        inPiece += part.length;
-        sent += part.length;
-        if (inPiece === PIECE_BYTES && sent < length) {
-          await this.send(END_MARK);
-          inPiece = 0;
-        }
-      }
+      if (!this.input.write(chunk)) await once(this.input, 'drain');
     }
-  }
-
-  private async send(bytes: Buffer): Promise<void> {
-    if (!this.input.write(bytes)) await once(this.input, 'drain');
   }
 
   private receive(chunk: Buffer): void {

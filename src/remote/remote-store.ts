@@ -7,7 +7,7 @@ import { manifestBlobs } from '../store/manifest.js';
 import { displayName, manifestSegments, type ModelName } from '../store/model-name.js';
 import { ConnectionLostError, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatch } from '../transport/stall-watch.js';
-import { PIECE_BYTES, RangeWriter } from './range-writer.js';
+import { RangeWriter } from './range-writer.js';
 import { type ProgramName, program } from './programs.js';
 import { ShellPool } from './shell-pool.js';
 import { GO_LINE, WARM_SHELL } from './warm-shell.js';
@@ -123,7 +123,7 @@ export class RemoteStore {
 
   /** A long-lived writer for ranges (see RANGE_WRITER): one per channel, reused for every range it is given. */
   openRangeWriter(owner: string): RangeWriter {
-    const args = [...this.store(), owner, String(this.options.staleLockMinutes ?? 2), String(PIECE_BYTES)];
+    const args = [...this.store(), owner, String(this.options.staleLockMinutes ?? 2)];
     const watch = this.stallWatch('writing a range');
     return new RangeWriter((stdin, onStdout) => this.exec('range-writer', args, { stdin, onStdout, watch }), watch);
   }
