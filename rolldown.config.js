@@ -1,6 +1,7 @@
 // `npm run build` bundles the CLI (after tsc) into one file next to the module it starts from, so that
 // paths found from import.meta.url (package.json, src/remote/sh) stay where they were. Node 20 resolves and
 // compiles every module on its own: the CLI's 180 or so took 0.2 s of each run (0.17 s of a 0.71 s no-op push).
+// CommonJS, so that bin/load-cli.js can compile it with V8's code cache (scripts/write-code-cache.js).
 // ssh2 stays outside: it loads a native addon. The library (dist/src/index.js) is not bundled.
 import { defineConfig } from 'rolldown';
 
@@ -9,5 +10,5 @@ export default defineConfig({
   platform: 'node',
   external: ['ssh2', 'cpu-features'],
   logLevel: 'warn',
-  output: { file: 'dist/src/cli/main.bundle.js', format: 'esm', codeSplitting: false },
+  output: { file: 'dist/src/cli/main.bundle.cjs', format: 'cjs', codeSplitting: false },
 });

@@ -38,7 +38,8 @@ const COMMANDS = [pushCommand, diffCommand, listCommand, exportCommand, importCo
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    prepareEnv(process.env, envSchema());
+    let schema: ReturnType<typeof envSchema> | undefined;
+    prepareEnv(process.env, () => (schema ??= envSchema()));
     await parser(argv)
       .middleware(ignoreForeignEnvOptions(argv) as never, true)
       .middleware(rejectRepeatedFlags(positionalNames(COMMANDS.flatMap((c) => c.command ?? []))) as never, true)

@@ -184,8 +184,9 @@ const ENV_FALSE = /^(0|false|no|off)$/i;
  * Readies the OLLAMA_PUSH_* variables for yargs' `.env()`, as Makefiles and CI set them: an empty one
  * counts as unset; a boolean flag takes 1/0, yes/no and on/off besides true/false (yargs alone reads
  * `1` as false); one that names no flag of any command is a usage error, so a typo is not ignored.
+ * `schema` is asked for only when such a variable is set: building it runs every command's builder.
  */
-export function prepareEnv(env: NodeJS.ProcessEnv, schema: FlagSchema): void {
+export function prepareEnv(env: NodeJS.ProcessEnv, schema: () => FlagSchema): void {
   for (const variable of Object.keys(env)) {
     const flag = envFlagName(variable);
     if (flag === undefined || NOT_FLAGS.has(variable)) continue;
@@ -194,10 +195,10 @@ export function prepareEnv(env: NodeJS.ProcessEnv, schema: FlagSchema): void {
       delete env[variable];
       continue;
     }
-    if (!schema.all.has(flag)) {
+    if (!schema().all.has(flag)) {
       throw usageError(`${variable} is set, but --${flag} is not an ollama-push flag; unset it (run ollama-push --help for the flags)`);
     }
-    if (schema.booleans.has(flag)) {
+    if (schema().booleans.has(flag)) {
       if (ENV_TRUE.test(value)) env[variable] = 'true';
       else if (ENV_FALSE.test(value)) env[variable] = 'false';
       else throw usageError(`${variable}=${JSON.stringify(value)}: expected 1 or 0 (or true/false, yes/no)`);
