@@ -89,6 +89,23 @@ describe('ShellPool (the destination shells programs run in)', () => {
     await transport.close();
   });
 
+  it('starts a shell ahead for the first program once its channel is open, and no second one while that one is starting or idle', async () => {
+    const { transport, shells } = countingTransport(100);
+    const pool = new ShellPool(transport, command);
+    const opened = pool.startAhead();
+    await pool.startAhead();
+    expect(shells()).toBe(1);
+    await opened;
+    const shell = await pool.take(true);
+    expect(shells()).toBe(1);
+    expect((await shell.runInTurn('set --\necho probe', {}, 0)).stdout.toString()).toBe('probe\n');
+    pool.giveBack(shell);
+    await pool.startAhead();
+    expect(shells()).toBe(1);
+    await pool.release();
+    await transport.close();
+  });
+
   it('fails a program waiting for a shell that cannot start, with the transport\'s error', async () => {
     const inner = new LocalShellTransport();
     await inner.close();

@@ -96,7 +96,10 @@ async function openShStore(spec: DestinationSpec): Promise<ShStore> {
   try {
     const path = remotePath ?? (await defaultPath(transport, spec, log));
     const stall = spec.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: spec.stallTimeoutMs };
-    return new ShStore(new RemoteStore(transport, { path, sudo: spec.sudo ?? false, ...(spec.chown ? { chown: spec.chown } : {}), ...stall }));
+    const remote = new RemoteStore(transport, { path, sudo: spec.sudo ?? false, ...(spec.chown ? { chown: spec.chown } : {}), ...stall });
+    // Every command's first program needs a shell: its login shell starts while this side reads the models' blobs.
+    await remote.startShell();
+    return new ShStore(remote);
   } catch (error) {
     await transport.close();
     throw error;

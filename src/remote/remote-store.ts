@@ -261,6 +261,11 @@ export class RemoteStore {
     });
   }
 
+  /** Starts the first shell now, for the first program (the probe) to find its login shell done (see ShellPool.startAhead). */
+  startShell(): Promise<void> {
+    return this.shells.startAhead();
+  }
+
   /** While on, a shell is kept ready for the next program (see ShellPool.keepShellWarm). */
   keepShellWarm(on: boolean): void {
     this.shells.keepShellWarm(on);
