@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,6 +79,15 @@ describe('the destination programs alone, against a temp store', () => {
     const result = run('take-lock', lockArgs('host 2 me', dead));
     expect(result.stdout.trim(), result.stderr).toBe(answer);
     if (answer === 'acquired') expect(readFileSync(join(staging(), `sha256-${hex}.lock`, 'owner'), 'utf8')).toBe('host 2 me\n');
+  });
+
+  it('take-lock: a lock whose maker has not written its owner yet is not busy with nobody (two writers of one run)', () => {
+    const path = join(staging(), `sha256-${hex}.lock`);
+    mkdirSync(path, { recursive: true });
+    // The other writer of this run: made the lock, writes the owner a moment later.
+    spawn('sh', ['-c', 'sleep 0.3; echo "host 2 me" > "$1/owner"', 'sh', path], { stdio: 'ignore' });
+    const result = run('take-lock', lockArgs('host 2 me'));
+    expect(result.stdout.trim(), result.stderr).toBe('acquired');
   });
 
   it.each([

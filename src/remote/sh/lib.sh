@@ -147,6 +147,14 @@ take_lock() {
   if err=$(mkdir "$1" 2>&1); then printf '%s\n' "$me" > "$1/owner" || exit 1; return 0; fi
   if [ -L "$1" ] || [ ! -d "$1" ]; then printf '%s\n' "$err" >&2; exit 1; fi
   owner=$(cat "$1/owner" 2>/dev/null)
+  # Its maker writes the owner just after mkdir: one found without an owner yet is read again (another
+  # writer of this run, say, is not another run's).
+  n=0
+  while [ -z "$owner" ] && [ "$n" -lt 20 ] && [ -d "$1" ]; do
+    sleep 0.1 2>/dev/null || { sleep 1; n=$((n + 9)); }
+    owner=$(cat "$1/owner" 2>/dev/null)
+    n=$((n + 1))
+  done
   [ "$owner" = "$me" ] && { touch "$1"; return 0; }
   if { [ -n "$dead" ] && [ "$owner" = "$dead" ]; } || [ -n "$(find "$1" -prune -mmin +"$stale" 2>/dev/null)" ]; then
     mv "$1" "$1.$$" 2>/dev/null && rm -rf -- "$1.$$"
