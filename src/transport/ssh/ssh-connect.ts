@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import { PushError } from '../../errors.js';
 import { planAuthentication } from './auth-methods.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import { hostKeyPolicy } from './host-key-policy.js';
 import type { ResolvedSsh } from './ssh-config.js';
 
@@ -63,6 +64,7 @@ function tcpConnect(target: ResolvedSsh): Promise<Socket> {
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.setNoDelay(true);
+      coalesceWrites(socket);
       resolve(socket);
     });
     socket.once('error', (error) => {
