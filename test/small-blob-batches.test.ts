@@ -12,7 +12,7 @@ function blobsOf(sizes: readonly number[]) {
 }
 
 describe('batches of small blobs', () => {
-  it('splits a per-tensor model into equal batches, a multiple of the channels, none over 256 MiB', () => {
+  it('splits a per-tensor model into equal batches, a multiple of the channels, none over 512 MiB', () => {
     // 3,000 tensors from 1 KiB to 4 MiB, most of them small, as the benchmark's model.
     let seed = 7;
     const random = () => {
@@ -25,7 +25,7 @@ describe('batches of small blobs', () => {
     const bytes = all.map((batch) => batch.reduce((sum, blob) => sum + blob.descriptor.size, 0));
     expect(all.flat()).toEqual(blobs);
     expect(all.length % 4).toBe(0);
-    expect(Math.max(...bytes)).toBeLessThanOrEqual(256 * MiB);
+    expect(Math.max(...bytes)).toBeLessThanOrEqual(512 * MiB);
     // The last batch is not a remainder: every batch is within one blob of the same size.
     expect(Math.max(...bytes) - Math.min(...bytes)).toBeLessThan(2 * 4 * MiB);
   });
