@@ -141,6 +141,25 @@ describe('the destination programs alone, against a temp store', () => {
     expect(readdirSync(staging())).toEqual(['verified']);
   });
 
+  it('publish-manifest makes the model directory again when an rm of its last tag removes it just before the rename', () => {
+    mkdirSync(join(store, 'blobs'));
+    writeFileSync(join(store, 'blobs', `sha256-${hex}`), data);
+    // The rm that races it, in the first mv: it removes the directory the publish has just entered, empty.
+    const bin = join(dir.path, 'bin');
+    mkdirSync(bin);
+    const once = join(dir.path, 'raced');
+    writeFileSync(join(bin, 'mv'), `#!/bin/sh\nif [ ! -e '${once}' ]; then : > '${once}'; rmdir "$PWD"; fi\nexec /bin/mv "$@"\n`, { mode: 0o755 });
+    const manifest = `{"schemaVersion":2,"layers":[{"digest":"sha256:${hex}","size":${data.length}}]}`;
+    const args = [store, 'models', '', 'registry.ollama.ai', 'library', 'tiny', 'q2'];
+    const result = spawnSync('sh', ['-c', program('publish-manifest'), 'ollama-push', ...args], {
+      input: `${hex} ${data.length}\n.\n${manifest}`,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(result.stdout.toString().trim(), result.stderr.toString()).toBe('published');
+    expect(readdirSync(dir.path)).toContain('raced');
+    expect(readFileSync(join(store, 'manifests/registry.ollama.ai/library/tiny/q2'), 'utf8')).toBe(manifest);
+  });
+
   it('publish-manifest writes nothing while a blob is missing, then publishes, then says unchanged', () => {
     const manifest = `{"schemaVersion":2,"layers":[{"digest":"sha256:${hex}","size":${data.length}}]}`;
     const input = `${hex} ${data.length}\n.\n${manifest}`;

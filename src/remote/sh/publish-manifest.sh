@@ -44,12 +44,25 @@ if has_dir verified; then
 fi
 cd -P .. || exit 1
 check .
-for part in manifests "$4" "$5" "$6"; do
-  enter_dir "$(existing_name "$part")" create
-  [ -z "$co" ] || chown -h "$co" . || exit 1
+root=$PWD
+name=$tag
+attempt=1
+while :; do
+  for part in manifests "$4" "$5" "$6"; do
+    enter_dir "$(existing_name "$part")" create
+    [ -z "$co" ] || chown -h "$co" . || exit 1
+  done
+  tag=$(existing_name "$name")
+  if [ -f "$tag" ] && [ ! -L "$tag" ] && cmp -s "$st/$manifest" "$tag"; then echo unchanged; exit 0; fi
+  if err=$(mv_nofollow "$st/$manifest" "$tag" 2>&1); then break; else status=$?; fi
+  # An rm of the model's last tag removes the directories it leaves empty, as Ollama does: one removed
+  # between entering it and the rename is made again (twice at most). Any other failure is said.
+  if [ "$status" != 1 ] || [ "$attempt" = 3 ] || [ -d "$PWD" ] || [ ! -f "$st/$manifest" ]; then
+    printf '%s\n' "$err" >&2
+    exit "$status"
+  fi
+  attempt=$((attempt + 1))
+  cd -P -- "$root" || exit 1
 done
-tag=$(existing_name "$tag")
-if [ -f "$tag" ] && [ ! -L "$tag" ] && cmp -s "$st/$manifest" "$tag"; then echo unchanged; exit 0; fi
-mv_nofollow "$st/$manifest" "$tag"
 check ../../../..
 echo published
