@@ -98,7 +98,7 @@ export class ShellPool {
   }
 
   private warm(): void {
-    if (this.keepWarm && this.idle.length + this.starting + this.inTurn === 0) this.start();
+    if (this.keepWarm) void this.startAhead();
   }
 
   /** Starts a shell for each program waiting that no shell starting will serve. */
