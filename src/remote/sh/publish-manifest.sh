@@ -11,12 +11,17 @@ enter_store "$given" "$layout" || exit 1
 models=$PWD
 enter_staging
 st=$PWD
-list=$(mktemp list.XXXXXXXXXX) || exit 1
-# prune.sh waits for manifest.* files: this one must exist from before the first check to the rename.
+list=$(mktemp manifest.list.XXXXXXXXXX) || exit 1
+# prune.sh waits for manifest.<random> files: this one must exist from before the first check to the rename
+# (gc removes the other manifest.* temp files a day old).
 manifest=$(mktemp manifest.XXXXXXXXXX) || { rm -f "$list"; exit 1; }
-trap 'rm -f "$st/$list" "$st/$manifest"' EXIT
-while read -r h size && [ "$h" != . ]; do printf '%s %s\n' "$h" "$size"; done > "$list"
-cat > "$manifest" && chmod 644 "$manifest" || exit 1
+input=$(mktemp manifest.in.XXXXXXXXXX) || { rm -f "$list" "$manifest"; exit 1; }
+trap 'rm -f "$st/$list" "$st/$manifest" "$st/$input"' EXIT
+# Split by line number, not with sh's read, which takes a pipe a byte at a time (a tensor model lists thousands).
+cat > "$input" || exit 1
+dot=$(awk '$0 == "." { print NR; exit }' "$input")
+[ -n "$dot" ] || { echo "the list of the manifest's blobs has no end line" >&2; exit 1; }
+head -n $((dot - 1)) "$input" > "$list" && tail -n +$((dot + 1)) "$input" > "$manifest" && chmod 644 "$manifest" || exit 1
 [ -z "$co" ] || chown -h "$co" "$manifest" || exit 1
 
 # check DIR: every blob of the list is published in DIR, the models dir, reached from here with cd -P up
