@@ -3,13 +3,13 @@ import { chooseJobs } from '../src/transfer/parallelism.js';
 import { balancedRangeSize, planBlob, resplitRanges } from '../src/transfer/plan.js';
 
 describe('parallel transfers (--jobs) by round trip', () => {
-  it.each<[string, number | undefined, number | undefined, number]>([
-    ['--jobs given', 3, 40, 3],
-    ['a LAN (under 15 ms)', undefined, 4, 2],
-    ['a long link (15 ms or more)', undefined, 15, 6],
-    ['a transport that cannot tell (kubectl, --rsh, a local directory)', undefined, undefined, 4],
-  ])('%s', (_what, requested, rttMs, jobs) => {
-    expect(chooseJobs(requested, rttMs)).toBe(jobs);
+  it.each<[string, number | undefined, number | undefined, number, number]>([
+    ['--jobs given, for both', 3, 40, 3, 3],
+    ['a LAN (under 15 ms): one channel of ranges, two batches of small blobs', undefined, 4, 1, 2],
+    ['a long link (15 ms or more)', undefined, 15, 6, 6],
+    ['a transport that cannot tell (kubectl, --rsh, a local directory)', undefined, undefined, 4, 4],
+  ])('%s', (_what, requested, rttMs, transfers, batches) => {
+    expect(chooseJobs(requested, rttMs)).toEqual({ transfers, batches });
   });
 });
 

@@ -106,6 +106,31 @@ describe('ShellPool (the destination shells programs run in)', () => {
     await transport.close();
   });
 
+  it('has a patient program (the hash follower) wait for a program in turn to give its shell back, and start one only when none would', async () => {
+    const { transport, shells } = countingTransport(50);
+    const pool = new ShellPool(transport, command);
+    const inTurn = pool.take(true);
+    const patient = pool.take(true, true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(shells()).toBe(1);
+    const first = await inTurn;
+    pool.giveBack(first);
+    const second = await patient;
+    expect(second).toBe(first);
+    expect((await second.runInTurn('set --\necho follow', {}, 0)).stdout.toString()).toBe('follow\n');
+    pool.giveBack(second);
+    // A writer keeps the idle shell to its end: no program in turn is left to give one back.
+    const writer = await pool.take(false);
+    const alone = pool.take(true, true);
+    expect(shells()).toBe(2);
+    const third = await alone;
+    expect(third).not.toBe(writer);
+    pool.giveBack(third);
+    await writer.run('set --\ntrue', {});
+    await pool.release();
+    await transport.close();
+  });
+
   it('fails a program waiting for a shell that cannot start, with the transport\'s error', async () => {
     const inner = new LocalShellTransport();
     await inner.close();

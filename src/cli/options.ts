@@ -74,7 +74,7 @@ export function sendingOptions<T>(yargs: Argv<T>) {
 /** Options of push's parallel, ranged transfer. */
 export function rangeOptions<T>(yargs: Argv<T>) {
   return yargs
-    .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel transfers (channels); default: 2 on a LAN, 6 when the round trip is 15 ms or more, 4 where it is not known (kubectl, --rsh, a local directory)' })
+    .option('jobs', { alias: 'j', type: 'number', describe: 'Parallel transfers (channels); default: 1 on a LAN (2 for batches of small blobs), 6 when the round trip is 15 ms or more, 4 where it is not known (kubectl, --rsh, a local directory)' })
     .option('range-size', { type: 'number', default: DEFAULT_RANGE_MIB, describe: 'Split blobs into ranges of at most this many MiB, evened out over the channels, each resumable' });
 }
 

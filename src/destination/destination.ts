@@ -116,6 +116,8 @@ export interface UploadHooks {
   readonly stored: (hex: string, range: ByteRange) => void;
   /** Parallel transfers (channels, connections). */
   readonly jobs: number;
+  /** Batches of small blobs sent at once, where a destination takes them in batches; else `jobs`. */
+  readonly batchJobs?: number;
   /** Large blobs go in ranges of about this size. */
   readonly rangeSize: number;
 }

@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ByteRange } from '../destination/destination.js';
 import { PushError } from '../errors.js';
 import { type Digest, digestString } from '../store/digest.js';
@@ -151,30 +151,20 @@ export class RemoteStore {
   /**
    * Hashes a blob on the destination while its ranges are written (see HASH_FOLLOW); `ranges` must cover
    * the blob in order. Resolves with 'stored' when the blob was right and is stored (no commit needed),
-   * else with the sha256 of what it read ('' when none); abort it when the blob fails. It waits for the
-   * writes silently; once `wanted` resolves (they are done), the answer is owed (StallWatch).
+   * else with the sha256 of what it read ('' when none); abort it when the blob fails (its shell ends). It
+   * runs in turn, in a shell that then takes the next program (the manifest), and waits for one to come
+   * back rather than start one. It waits for the writes silently; once `wanted` resolves (they are done),
+   * the answer is owed (StallWatch).
    */
   async followHash(digest: Digest, size: number, lock: LockIdentity, ranges: readonly ByteRange[], signal: AbortSignal, wanted?: Promise<void>): Promise<string> {
-    // stdin stays open while the answer is wanted: its end stops the program on the destination.
-    const stdin = new PassThrough();
-    stdin.write(lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']));
-    const stop = () => stdin.end();
-    signal.addEventListener('abort', stop, { once: true });
-    let answer = '';
-    const onStdout = (chunk: Buffer) => {
-      answer += chunk.toString('utf8');
-      if (answer.includes('\n')) stop();
-    };
     const watch = this.stallWatch(`hashing blob ${digestString(digest)}`);
     void wanted?.then(() => watch?.waitFor());
     const args = [...this.store(), digest.hex, String(size), ...this.lockArgs(lock), this.hasher ?? 'none', this.options.chown ?? ''];
-    return this.exec('hash-follow', args, { stdin, signal, onStdout, watch }).then(
-      () => answer.trim(),
+    const stdin = lines([...ranges.map((r) => `${r.start}-${r.end}`), '.']);
+    return this.exec('hash-follow', args, { stdin, signal, watch, patient: true }).then(
+      ({ stdout }) => stdout.toString('utf8').trim(),
       () => '',
-    ).finally(() => {
-      stop();
-      signal.removeEventListener('abort', stop);
-    });
+    );
   }
 
   /**
@@ -286,9 +276,9 @@ export class RemoteStore {
   private async exec(
     name: ProgramName,
     args: string[],
-    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined; stdinBytes?: number } = {},
+    options: RunOptions & { digest?: Digest; waiting?: string; watch?: StallWatch | undefined; stdinBytes?: number; patient?: boolean } = {},
   ): Promise<RunResult> {
-    const { digest, waiting, watch: given, stdinBytes, ...rest } = options;
+    const { digest, waiting, watch: given, stdinBytes, patient, ...rest } = options;
     const bytes = rest.stdin === undefined ? 0 : Buffer.isBuffer(rest.stdin) ? rest.stdin.length : stdinBytes;
     const watch = given ?? this.stallWatch(waiting ?? waitingFor(name, digest));
     const run = { ...(watch ? watch.watching(rest) : rest), label: `${name} ${shellCommand(args)}` };
@@ -300,7 +290,7 @@ export class RemoteStore {
     if (watch) this.watches.add(watch);
     const inTurn = bytes !== undefined;
     const result = await this.shells
-      .take(inTurn)
+      .take(inTurn, patient)
       .then(async (shell) => {
         if (!inTurn) return shell.run(text, run);
         try {

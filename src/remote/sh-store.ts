@@ -54,7 +54,8 @@ export class ShStore implements Destination {
         side: 'remote',
       });
     }
-    const jobs = Math.max(1, Math.min(hooks.jobs, remote.transport.maxParallel - RESERVED_CHANNELS));
+    const channels = (wanted: number) => Math.max(1, Math.min(wanted, remote.transport.maxParallel - RESERVED_CHANNELS));
+    const jobs = channels(hooks.jobs);
     // The commands of the upload each start in a shell started ahead, and one is left for the manifest.
     if (blobs.length > 0) remote.keepShellWarm(true);
     const writers = new WriterPool(remote, lockOwner);
@@ -73,10 +74,13 @@ export class ShStore implements Destination {
       writers,
       rangeWritten: (hex: string, range: ByteRange) => hooks.stored(hex, range),
     };
+    // Before the small blobs: the writers, whose bytes take longest, get the shell started ahead.
+    const large = blobs.filter((b) => !isSmallBlob(b)).map((b) => resplitRanges(b, rangeSize));
+    writers.open(Math.min(jobs, large.reduce((n, b) => n + b.ranges.length, 0)));
     const small = blobs.filter(isSmallBlob);
     const smallSent =
       small.length > 0
-        ? sendSmallBlobs(small, { remote, source, jobs, onEvent: hooks.onEvent, stored: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
+        ? sendSmallBlobs(small, { remote, source, jobs: channels(hooks.batchJobs ?? hooks.jobs), onEvent: hooks.onEvent, stored: (hex, size) => hooks.stored(hex, { start: 0, end: size }) })
         : Promise.resolve(new Map<string, unknown>());
     smallSent.catch(() => undefined);
     const failures = new Map<string, unknown>();

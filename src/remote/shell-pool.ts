@@ -7,6 +7,9 @@ const IDLE_MAX = 1;
 const RELEASE_WAIT_MS = 2000;
 
 interface Waiter {
+  readonly inTurn: boolean;
+  /** It waits for a shell running a program in turn to come back rather than have one started. */
+  readonly patient: boolean;
   resolve(shell: WarmShell): void;
   reject(error: unknown): void;
 }
@@ -21,8 +24,10 @@ export class ShellPool {
   private readonly idle: WarmShell[] = [];
   private readonly waiting: Waiter[] = [];
   private starting = 0;
-  /** Shells running a program in turn: each comes back. */
+  /** Programs in turn, running or waiting for a shell: each brings its shell back. */
   private inTurn = 0;
+  /** Shells running a program in turn now. */
+  private lent = 0;
   private keepWarm = false;
   private released = false;
 
@@ -31,18 +36,23 @@ export class ShellPool {
     private readonly command: string,
   ) {}
 
-  /** A shell to run one program in (`inTurn`: one that gives it back): idle, or the next to start or come back. */
-  async take(inTurn: boolean): Promise<WarmShell> {
+  /**
+   * A shell to run one program in (`inTurn`: one that gives it back): idle, or the next to start or come
+   * back. A `patient` program (a hash follower, which only reads later when it starts later) waits for a
+   * program in turn to give its shell back, when one runs, instead of costing a login shell more.
+   */
+  async take(inTurn: boolean, patient = false): Promise<WarmShell> {
     this.released = false;
     // Counted from now: a program in turn brings its shell back, so no spare is started for it (warm).
     if (inTurn) this.inTurn++;
     let shell = this.idle.pop();
     while (shell && !shell.usable) shell = this.idle.pop();
     if (shell) {
+      if (inTurn) this.lent++;
       this.warm();
       return shell;
     }
-    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    const taken = new Promise<WarmShell>((resolve, reject) => this.waiting.push({ inTurn, patient, resolve, reject }));
     this.balance();
     return taken.catch((error: unknown) => {
       if (inTurn) this.inTurn--;
@@ -53,6 +63,7 @@ export class ShellPool {
   /** Gives back a shell taken to run a program in turn, once the program is done. */
   giveBack(shell: WarmShell): void {
     this.inTurn--;
+    this.lent--;
     if (shell.usable) this.ready(shell);
     this.balance();
   }
@@ -101,9 +112,11 @@ export class ShellPool {
     if (this.keepWarm) void this.startAhead();
   }
 
-  /** Starts a shell for each program waiting that no shell starting will serve. */
+  /** Starts a shell for each program waiting that no shell starting or coming back will serve. */
   private balance(): void {
-    while (this.starting < this.waiting.length) this.start();
+    const comesBack = this.lent > 0 || this.waiting.some((w) => w.inTurn && !w.patient);
+    const served = comesBack ? this.waiting.filter((w) => w.patient).length : 0;
+    while (this.starting < this.waiting.length - served) this.start();
   }
 
   private start(): WarmShell {
@@ -126,9 +139,12 @@ export class ShellPool {
     return shell;
   }
 
+  /** Gives a shell that opened or came back to the oldest program waiting, a patient one last. */
   private ready(shell: WarmShell): void {
-    const waiter = this.waiting.shift();
+    const urgent = this.waiting.findIndex((w) => !w.patient);
+    const waiter = this.waiting.splice(Math.max(urgent, 0), 1)[0];
     if (waiter) {
+      if (waiter.inTurn) this.lent++;
       waiter.resolve(shell);
       this.balance();
       // The next program (the next batch, the manifest) then finds its login shell done.

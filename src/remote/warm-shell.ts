@@ -13,7 +13,8 @@ export const GO_LINE = '__OLLAMA_PUSH_GO__';
  *   the last one even when it stops early), writes `<mark> <exit status>` on stdout and `<mark>` on
  *   stderr, and waits for the next program. The client sends nothing more until it has both marks, so
  *   head's read-ahead (busybox, BSD) finds nothing to take. The mark is random, unknown to the
- *   destination's files that a program's output may quote.
+ *   destination's files that a program's output may quote. The program has the shell's own stdin as
+ *   fd 3: its end tells that the client is gone (nothing else comes there while it runs).
  * At the end of stdin before a GO_LINE it exits 0: an unused shell is let go that way.
  */
 export const WARM_SHELL = `while :; do
@@ -34,7 +35,7 @@ export const WARM_SHELL = `while :; do
   if [ "$opush_n" = 0 ]; then
     (eval "$opush_p") </dev/null
   else
-    head -c "$opush_n" | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; }
+    { head -c "$opush_n" | { (eval "$opush_p"); opush_s=$?; cat >/dev/null; exit "$opush_s"; }; } 3<&0
   fi
   opush_s=$?
   printf '%s %s\\n' "$opush_m" "$opush_s"

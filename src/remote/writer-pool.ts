@@ -17,6 +17,18 @@ export class WriterPool {
     private readonly owner: string,
   ) {}
 
+  /**
+   * Opens `count` writers now, before other programs ask for shells: the first takes the idle shell, whose
+   * login shell is done, so the first range need not wait for one to start.
+   */
+  open(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const writer = this.remote.openRangeWriter(this.owner);
+      this.all.add(writer);
+      this.idle.push(writer);
+    }
+  }
+
   /** Runs `work` with an idle writer (or a new one); a writer that failed is dropped, not reused. */
   async use<T>(work: (writer: RangeWriter) => Promise<T>): Promise<T> {
     if (this.spentBy) throw this.spentBy;

@@ -128,7 +128,14 @@ async function pushOnce(options: PushOptions, sent: Progress): Promise<Omit<Push
     sent.written.add(`${hex}:${range.start}:${range.end}`);
   };
   const missing = plan.blobs.filter((b) => b.status !== 'present');
-  const failed = await destination.upload(missing, options.source, { stored, jobs: chooseJobs(options.jobs, destination.rttMs), rangeSize: options.rangeSize, ...(onEvent ? { onEvent } : {}) });
+  const jobs = chooseJobs(options.jobs, destination.rttMs);
+  const failed = await destination.upload(missing, options.source, {
+    stored,
+    jobs: jobs.transfers,
+    batchJobs: jobs.batches,
+    rangeSize: options.rangeSize,
+    ...(onEvent ? { onEvent } : {}),
+  });
   const failures = [...failed.values()];
 
   const published: string[] = [];

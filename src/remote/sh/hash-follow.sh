@@ -4,8 +4,9 @@
 #   OWNER STALE DEAD  as for commit-blob.sh: the blob's lock is this run's
 #   HASHER  openssl, sha256sum or shasum
 #   CHOWN   USER[:GROUP] to give the file, or empty
-# stdin: lines `<start>-<end>` covering the blob in order, a line `.`, then nothing until the client
-# stops it: at the end of stdin (the client is done or gone) every process of this program ends.
+# stdin: lines `<start>-<end>` covering the blob in order, then a line `.`.
+# fd 3: the warm shell's own stdin (it runs in turn): at its end (the client is gone, or stopped it by
+# closing the channel) every process of this program ends.
 # answers: stored (verified and moved into verified/), or the sha256 of what it read (anything else: a
 # range never finished, the staging gone, the lock another run's) for commit-blob.sh to judge.
 given=$1; layout=$2; h=$3; size=$4; me=$5; stale=$6; dead=$7; hasher=$8; co=$9
@@ -14,10 +15,8 @@ enter_staging
 enter_blob_staging "$h"
 set --
 while read -r r && [ "$r" != . ]; do set -- "$@" "$r"; done
-# The client keeps stdin open while it wants the answer: its end (the client is done or gone) stops the
-# wait below within one nap, so nothing of this program outlives the client. The stdin of an asynchronous
-# list is /dev/null (dash applies that even over `<&0`), so it gets the client's stdin as fd 3.
-exec 3<&0
+# The end of the channel's stdin (the client gone) stops the wait below within one nap, so nothing of
+# this program outlives the client.
 (cd / && exec cat >/dev/null 2>&1) <&3 &
 client=$!
 exec 3<&-
@@ -51,5 +50,7 @@ emit "$@" | {
     echo "$sum"
   fi
 } || status=$?
+# Gone before the warm shell says it is done: the client then sends the next program to that stdin.
 kill "$client" 2>/dev/null || :
+wait "$client" 2>/dev/null || :
 [ "$status" = 0 ] || exit "$status"
