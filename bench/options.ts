@@ -37,7 +37,7 @@ destination CPU; peak RSS; no-op pushes; a per-tensor model (--tensor-blobs blob
 missing). Prints the table and the issues' targets, writes DIR/latest.json and DIR/latest.svg (default
 bench/results). PART: ${PARTS.join(', ')} (default all). --smoke: tiny sizes, one round (what the tests run).`;
 
-const DEFAULTS = { sizeMiB: 512, rssSizeMiB: 2048, rounds: 3, delayMs: 20, rcSeconds: 0.2, tensorBlobs: 3000, tensorMaxKiB: 4096, resumeMiB: 256, killAtPercent: 35 };
+const DEFAULTS = { sizeMiB: 512, rssSizeMiB: 2048, rounds: 5, delayMs: 20, rcSeconds: 0.2, tensorBlobs: 3000, tensorMaxKiB: 4096, resumeMiB: 256, killAtPercent: 35 };
 const SMOKE = { sizeMiB: 4, rssSizeMiB: 16, rounds: 1, delayMs: 20, rcSeconds: 0.05, tensorBlobs: 40, tensorMaxKiB: 2048, resumeMiB: 16, killAtPercent: 35 };
 
 /** Parses the bench's flags; explicit flags win over the --smoke sizes. Throws with a one-line message on bad input. */
