@@ -124,6 +124,34 @@ describe('the destination programs alone, against a temp store', () => {
     expect(readdirSync(join(store, 'blobs'))).toEqual([`sha256-${hex}`]);
   });
 
+  it('range-writer: a range written again first drops the markers it overlaps; one cut short marks only the whole MiBs it copied', () => {
+    const MiB = 1024 * 1024;
+    const blob = join(staging(), `sha256-${hex}`);
+    mkdirSync(blob, { recursive: true });
+    // Both halves were staged; the first was then found damaged and is sent again, but the data ends at 1.5 MiB.
+    writeFileSync(join(blob, `done.0-${2 * MiB}`), '');
+    writeFileSync(join(blob, `done.${2 * MiB}-${4 * MiB}`), '');
+    const request = Buffer.concat([Buffer.from(`${hex} ${4 * MiB} 0 ${2 * MiB}\n`), Buffer.alloc(1.5 * MiB, 'r')]);
+    const result = run('range-writer', [store, 'models', 'host 2 me', '2'], request);
+    expect(result.stdout.trim(), result.stderr).toBe('short');
+    expect(readdirSync(blob).filter((f) => f.startsWith('done.')).sort()).toEqual([`done.0-${MiB}`, `done.${2 * MiB}-${4 * MiB}`]);
+  });
+
+  it('small-blobs: a blob whose bytes are not its name is answered mismatch and kept nowhere; the others are stored', () => {
+    const good = 'a good small blob\n';
+    const bad = { text: 'these bytes are not the name\n', hex: sha256('another text') };
+    const files = join(dir.path, 'files');
+    mkdirSync(files);
+    writeFileSync(join(files, `sha256-${sha256(good)}`), good);
+    writeFileSync(join(files, `sha256-${bad.hex}`), bad.text);
+    const tar = spawnSync('tar', ['-cf', '-', '-C', files, `sha256-${sha256(good)}`, `sha256-${bad.hex}`]).stdout;
+    const result = run('small-blobs', [store, 'models', has('openssl') ? 'openssl' : 'sha256sum', ''], tar);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n').sort()).toEqual([`${bad.hex} mismatch ${sha256(bad.text)}`, `${sha256(good)} stored`].sort());
+    expect(readdirSync(join(staging(), 'verified'))).toEqual([`sha256-${sha256(good)}`]);
+    expect(readdirSync(staging()).sort()).toEqual(['verified']);
+  });
+
   it('small-blobs: a batch cut short keeps the blobs that arrived whole, and says it ended early', () => {
     const blobs = ['first small blob\n', 'second small blob\n', 'x'.repeat(5000)].map((text) => ({ text, hex: sha256(text) }));
     const files = join(dir.path, 'files');

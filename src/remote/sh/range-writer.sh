@@ -27,6 +27,13 @@ while read -r h size start len dead; do
   beat=$!
   d=sha256-$h
   (enter_blob_staging "$h") || { kill $beat; exit 1; }
+  # A marker this range overlaps is of bytes written again (a staged range found damaged): it goes first,
+  # so that neither a hash follower nor a later probe takes them for staged meanwhile.
+  for m in "$d"/done.*; do
+    r=${m##*/done.}
+    case $r in *[!0-9-]* | -* | *- | *-*-*) continue ;; *-*) ;; *) continue ;; esac
+    [ "${r%-*}" -lt $((start + len)) ] && [ "${r#*-}" -gt "$start" ] && rm -f -- "$m"
+  done
   # The substitution's subshell execs dd itself, which writes straight into the staged file (the staging
   # is ours alone). Its messages (in the C locale: they end with the bytes it copied) are kept.
   if [ "$exact_dd" = 1 ]; then
