@@ -1,7 +1,7 @@
 /**
- * One SSH channel moves at most its 2 MiB window per round trip: a long link needs more of them. Two
- * move 4 MiB, more than 1 Gb/s up to about 30 ms; an SSH round trip measured by opening a channel also
- * holds sshd's start of the command (a few ms).
+ * One SSH channel moves at most its 2 MiB window per round trip: a long link needs more of them. One
+ * moves more than 1 Gb/s up to about 15 ms; an SSH round trip measured by opening a channel also holds
+ * sshd's start of the command (a few ms).
  */
 const LONG_LINK_RTT_MS = 15;
 /**
