@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -135,6 +135,47 @@ describe('the destination programs alone, against a temp store', () => {
     const result = run('range-writer', [store, 'models', 'host 2 me', '2'], request);
     expect(result.stdout.trim(), result.stderr).toBe('short');
     expect(readdirSync(blob).filter((f) => f.startsWith('done.')).sort()).toEqual([`done.0-${MiB}`, `done.${2 * MiB}-${4 * MiB}`]);
+  });
+
+  // A dd that fills blocks but cannot count bytes (FreeBSD's, recent macOS'), and a head that must not be
+  // used: BSD's reads ahead on a pipe and would take the end mark and the next request.
+  const blockOnlyTools = () => {
+    const bin = join(dir.path, 'bin');
+    mkdirSync(bin);
+    const dd = spawnSync('sh', ['-c', 'command -v dd']).stdout.toString().trim();
+    writeFileSync(join(bin, 'dd'), `#!/bin/sh\ncase "$*" in *count_bytes*) echo "dd: unknown iflag" >&2; exit 1 ;; esac\nexec ${dd} "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'head'), '#!/bin/sh\necho "head read the writer\'s stdin" >&2\nexit 99\n', { mode: 0o755 });
+    return { PATH: `${bin}:${process.env.PATH}` };
+  };
+
+  it.each<[string, boolean]>([
+    ['a dd that counts bytes (GNU, busybox)', false],
+    ['a dd that only fills blocks (FreeBSD, macOS)', true],
+  ])('range-writer reads each range exactly with %s: requests back to back, a stored blob drained, a range cut short', (_what, blockOnly) => {
+    const env = { ...process.env, ...(blockOnly ? blockOnlyTools() : {}) };
+    const writer = (input: Buffer) => {
+      const result = spawnSync('sh', ['-c', program('range-writer'), 'ollama-push', store, 'models', 'host 2 me', '2'], { input, env });
+      return { stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+    };
+    const MiB = 1024 * 1024;
+    const blob = randomBytes(MiB + 70_000);
+    const blobHex = sha256(blob);
+    const request = (h: string, size: number, start: number, bytes: Buffer, end = 'OPUSHEND\n') =>
+      Buffer.concat([Buffer.from(`${h} ${size} ${start} ${bytes.length}\n`), bytes, Buffer.from(end)]);
+    mkdirSync(join(staging(), 'verified'), { recursive: true });
+    writeFileSync(join(staging(), 'verified', `sha256-${hex}`), data);
+    const result = writer(
+      Buffer.concat([request(hex, data.length, 0, data), request(blobHex, blob.length, 0, blob.subarray(0, MiB)), request(blobHex, blob.length, MiB, blob.subarray(MiB))]),
+    );
+    expect(result.stdout, result.stderr).toBe('stored\nwritten\nwritten\n');
+    const staged = join(staging(), `sha256-${blobHex}`);
+    expect(sha256(readFileSync(join(staged, 'data')))).toBe(blobHex);
+    expect(readdirSync(staged).filter((f) => f.startsWith('done.')).sort()).toEqual([`done.0-${MiB}`, `done.${MiB}-${blob.length}`]);
+
+    const other = Buffer.alloc(3 * MiB, 'o');
+    const cut = writer(request(sha256(other), other.length, 0, other.subarray(0, 1.5 * MiB), ''));
+    expect(cut.stdout, cut.stderr).toBe('short\n');
+    expect(readdirSync(join(staging(), `sha256-${sha256(other)}`)).filter((f) => f.startsWith('done.'))).toEqual([`done.0-${MiB}`]);
   });
 
   it('small-blobs: a blob whose bytes are not its name is answered mismatch and kept nowhere; the others are stored', () => {

@@ -130,11 +130,28 @@ exact_dd() {
   [ "$(printf ab | dd bs=1 count=1 iflag=fullblock,count_bytes 2>/dev/null)" = a ]
 }
 
+# block_dd: whether dd fills each block from a pipe (iflag=fullblock) though it cannot count bytes, as the
+# dd of FreeBSD (12.1 and later) and of recent macOS: see dd_blocks.
+block_dd() {
+  [ "$(printf abc | dd bs=2 count=1 iflag=fullblock 2>/dev/null)" = ab ]
+}
+
+# dd_blocks N SEEK [OPERAND...]: exactly N bytes of stdin through dd, written from 64 KiB block SEEK of
+# its output, with a dd that fills blocks but cannot count bytes: whole 64 KiB blocks, then one input
+# block of the rest. Each dd's messages go to stderr (a line `<n> bytes ...` each).
+dd_blocks() {
+  dd_n=$1; dd_at=$2; shift 2
+  [ $((dd_n / 65536)) = 0 ] || dd bs=65536 seek="$dd_at" count=$((dd_n / 65536)) iflag=fullblock "$@" || return
+  [ $((dd_n % 65536)) = 0 ] || dd ibs=$((dd_n % 65536)) obs=65536 seek=$((dd_at + dd_n / 65536)) count=1 iflag=fullblock "$@"
+}
+
 # take_bytes N: copies exactly N bytes from stdin to stdout and reads no further. busybox and BSD head -c
-# read ahead on a pipe, so dd where it can ($exact_dd set from exact_dd), else head (GNU's stops at N).
+# read ahead on a pipe, so dd where it can ($exact_dd or $block_dd set), else head (GNU's stops at N).
 take_bytes() {
   if [ "${exact_dd-}" = 1 ]; then
     dd bs=65536 count="$1" iflag=fullblock,count_bytes 2>/dev/null
+  elif [ "${block_dd-}" = 1 ]; then
+    dd_blocks "$1" 0 2>/dev/null
   else
     head -c "$1"
   fi

@@ -13,7 +13,7 @@ given=$1; layout=$2; me=$3; stale=$4
 enter_store "$given" "$layout" || exit 1
 has_dir blobs || true
 enter_staging
-exact_dd && exact_dd=1
+if exact_dd; then exact_dd=1; elif block_dd; then block_dd=1; fi
 while read -r h size start len dead; do
   if blob_stored "$h" "$size"; then
     take_bytes $((len + 9)) > /dev/null
@@ -35,20 +35,26 @@ while read -r h size start len dead; do
     [ "${r%-*}" -lt $((start + len)) ] && [ "${r#*-}" -gt "$start" ] && rm -f -- "$m"
   done
   # The substitution's subshell execs dd itself, which writes straight into the staged file (the staging
-  # is ours alone). Its messages (in the C locale: they end with the bytes it copied) are kept.
+  # is ours alone). Its messages (in the C locale: they tell the bytes it copied) are kept. head -c is the
+  # last resort, where dd can neither count bytes nor fill blocks: on a pipe BSD's reads ahead.
   if [ "$exact_dd" = 1 ]; then
     err=$(LC_ALL=C dd of="$d/data" bs=65536 seek=$((start / 65536)) conv=notrunc iflag=fullblock,count_bytes count="$len" 2>&1 >/dev/null)
+  elif [ "${block_dd-}" = 1 ]; then
+    err=$(export LC_ALL=C; dd_blocks "$len" $((start / 65536)) of="$d/data" conv=notrunc 2>&1 >/dev/null)
   else
     err=$(head -c "$len" | LC_ALL=C dd of="$d/data" bs=1048576 seek=$((start / 1048576)) conv=notrunc 2>&1 >/dev/null)
   fi || { kill $beat; printf '%s\n' "$err" >&2; exit 1; }
   IFS= read -r mark || mark=
   if [ "$mark" != OPUSHEND ]; then
     kill $beat
-    # GNU, busybox and BSD dd all end with a line `<n> bytes ...`.
-    copied=${err##*"
-"}
-    copied=${copied%% bytes*}
-    case $copied in '' | *[!0-9]*) copied=0 ;; esac
+    # GNU, busybox and BSD dd each end with a line `<n> bytes ...`: their sum is what was copied.
+    copied=0
+    while IFS= read -r line; do
+      line=${line%% bytes*}
+      case $line in '' | *[!0-9]*) ;; *) copied=$((copied + line)) ;; esac
+    done <<EOF
+$err
+EOF
     kept=$((copied / 1048576 * 1048576))
     [ "$kept" = 0 ] || : > "$d/done.$start-$((start + kept))"
     echo short
