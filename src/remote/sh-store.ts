@@ -60,8 +60,9 @@ export class ShStore implements Destination {
     if (blobs.length > 0) remote.keepShellWarm(true);
     const writers = new WriterPool(remote, lockOwner);
     // A blob present has no ranges: the large blobs' ranges are what the writers will send.
-    const largeBytes = blobs.filter((b) => !isSmallBlob(b)).reduce((sum, b) => sum + rangeBytes(b.ranges), 0);
-    const rangeSize = balancedRangeSize(largeBytes, hooks.rangeSize, jobs);
+    const largeBlobs = blobs.filter((b) => !isSmallBlob(b));
+    const rangeSize = balancedRangeSize(largeBlobs.reduce((sum, b) => sum + rangeBytes(b.ranges), 0), hooks.rangeSize, jobs);
+    const large = new Map(largeBlobs.map((b) => [b.descriptor.digest.hex, resplitRanges(b, rangeSize)]));
     const context = {
       remote,
       source,
@@ -75,8 +76,7 @@ export class ShStore implements Destination {
       rangeWritten: (hex: string, range: ByteRange) => hooks.stored(hex, range),
     };
     // Before the small blobs: the writers, whose bytes take longest, get the shell started ahead.
-    const large = blobs.filter((b) => !isSmallBlob(b)).map((b) => resplitRanges(b, rangeSize));
-    writers.open(Math.min(jobs, large.reduce((n, b) => n + b.ranges.length, 0)));
+    writers.open(Math.min(jobs, [...large.values()].reduce((n, b) => n + b.ranges.length, 0)));
     const small = blobs.filter(isSmallBlob);
     const smallSent =
       small.length > 0
@@ -90,11 +90,12 @@ export class ShStore implements Destination {
         .map(async (blob) => {
           const hex = blob.descriptor.digest.hex;
           try {
-            if (isSmallBlob(blob)) {
+            const ranged = large.get(hex);
+            if (!ranged) {
               const failure = (await smallSent).get(hex);
               if (failure) throw failure;
-            } else if (blob.status !== 'present') {
-              await sendBlob(resplitRanges(blob, rangeSize), context);
+            } else if (ranged.status !== 'present') {
+              await sendBlob(ranged, context);
             }
           } catch (error) {
             failures.set(hex, error);

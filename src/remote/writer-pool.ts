@@ -22,11 +22,7 @@ export class WriterPool {
    * login shell is done, so the first range need not wait for one to start.
    */
   open(count: number): void {
-    for (let i = 0; i < count; i++) {
-      const writer = this.remote.openRangeWriter(this.owner);
-      this.all.add(writer);
-      this.idle.push(writer);
-    }
+    for (let i = 0; i < count; i++) this.idle.push(this.openWriter());
   }
 
   /** Runs `work` with an idle writer (or a new one); a writer that failed is dropped, not reused. */
@@ -34,10 +30,7 @@ export class WriterPool {
     if (this.spentBy) throw this.spentBy;
     let writer = this.idle.pop();
     while (writer && !writer.usable) writer = this.idle.pop();
-    if (!writer) {
-      writer = this.remote.openRangeWriter(this.owner);
-      this.all.add(writer);
-    }
+    writer ??= this.openWriter();
     try {
       const result = await work(writer);
       if (writer.usable) this.idle.push(writer);
@@ -53,6 +46,12 @@ export class WriterPool {
   async close(): Promise<void> {
     this.spend(new PushError('the transfer was stopped', { side: 'transport' }));
     await Promise.all([...this.all].map((w) => w.finished()));
+  }
+
+  private openWriter(): RangeWriter {
+    const writer = this.remote.openRangeWriter(this.owner);
+    this.all.add(writer);
+    return writer;
   }
 
   private spend(reason: PushError): void {
