@@ -178,6 +178,45 @@ describe('the destination programs alone, against a temp store', () => {
     expect(readdirSync(join(staging(), `sha256-${sha256(other)}`)).filter((f) => f.startsWith('done.'))).toEqual([`done.0-${MiB}`]);
   });
 
+  // A `nice` on PATH that logs what it runs; `works: false` makes it fail as a missing one would.
+  const loggingNice = (works: boolean) => {
+    const bin = join(dir.path, 'bin');
+    mkdirSync(bin);
+    const nice = spawnSync('sh', ['-c', 'command -v nice']).stdout.toString().trim();
+    const log = join(dir.path, 'nice.log');
+    writeFileSync(join(bin, 'nice'), works ? `#!/bin/sh\necho "$*" >> '${log}'\nexec ${nice} "$@"\n` : '#!/bin/sh\nexit 127\n', { mode: 0o755 });
+    return { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, ran: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+  };
+
+  it.each([true, false])('hash-follow stores a blob whose staged ranges hash right, its hash under nice where nice works (%s)', async (works) => {
+    const MiB = 1024 * 1024;
+    const blob = randomBytes(2 * MiB + 5);
+    const blobHex = sha256(blob);
+    const staged = join(staging(), `sha256-${blobHex}`);
+    mkdirSync(staged, { recursive: true });
+    writeFileSync(join(staged, 'data'), blob);
+    const ranges = [`0-${MiB}`, `${MiB}-${blob.length}`];
+    for (const r of ranges) writeFileSync(join(staged, `done.${r}`), '');
+    const nice = loggingNice(works);
+    const hasher = has('openssl') ? 'openssl' : 'sha256sum';
+    const args = [store, 'models', blobHex, String(blob.length), 'host 2 me', '2', '', hasher, ''];
+    // fd 3 is the warm shell's stdin, held open by the client while the follower runs.
+    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { env: nice.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.stdin!.end(`${ranges.join('\n')}\n.\n`);
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stdout.trim(), stderr).toBe('stored');
+    expect(code).toBe(0);
+    expect(readFileSync(join(staging(), 'verified', `sha256-${blobHex}`)).equals(blob)).toBe(true);
+    if (works) {
+      expect(nice.ran()).toContain(`-n 19 ${hasher === 'openssl' ? 'openssl dgst -sha256 -r' : 'sha256sum'}`);
+      expect(nice.ran().filter((line) => line.startsWith('-n 19 dd if=data'))).toHaveLength(ranges.length);
+    }
+  });
+
   it('small-blobs: a blob whose bytes are not its name is answered mismatch and kept nowhere; the others are stored', () => {
     const good = 'a good small blob\n';
     const bad = { text: 'these bytes are not the name\n', hex: sha256('another text') };
