@@ -165,7 +165,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
     };
     return {
       scenarios,
-      env: client.env,
+      env: withoutNodeSettings(client.env),
       opensshArgs,
       loginShell,
       scenario: (name) => scenarios.find((s) => s.name === name)!,
@@ -194,6 +194,15 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
   }
 }
 
+/**
+ * The client's environment without this machine's settings for Node. Node 20 parses the file named by
+ * NODE_EXTRA_CA_CERTS at every start, before any code of ollama-push runs (0.1 s here, where it names the
+ * whole system bundle); a user's shell seldom sets it, and rsync and ssh do not read it.
+ */
+function withoutNodeSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _ca, NODE_OPTIONS: _options, ...rest } = env;
+  return rest;
+}
 
 function count(text: string, pattern: RegExp): number {
   return text.match(pattern)?.length ?? 0;
