@@ -217,6 +217,42 @@ describe('the destination programs alone, against a temp store', () => {
     }
   });
 
+  it('hash-published answers for many blobs at once: their sums, one over 4 MiB, one missing; with DROP it removes a wrong one', () => {
+    const blobs = join(store, 'blobs');
+    mkdirSync(blobs);
+    const put = (bytes: Buffer, hex = sha256(bytes)) => {
+      writeFileSync(join(blobs, `sha256-${hex}`), bytes);
+      return hex;
+    };
+    const small = Array.from({ length: 600 }, (_, i) => put(Buffer.from(`small blob ${i}\n`)));
+    const large = put(randomBytes(5 * 1024 * 1024));
+    const wrong = put(Buffer.from('not the bytes of its name\n'), sha256('other bytes'));
+    const missing = sha256('never published');
+    const hasher = has('openssl') ? 'openssl' : 'sha256sum';
+    const result = run('hash-published', [store, 'models', hasher, '1'], `${[...small, large, wrong, missing].join('\n')}\n`);
+    expect(result.code, result.stderr).toBe(0);
+    const answers = new Map(result.stdout.trim().split('\n').map((line) => line.split(' ') as [string, string]));
+    expect(answers.size).toBe(small.length + 3);
+    for (const hex of [...small, large]) expect(answers.get(hex)).toBe(hex);
+    expect(answers.get(wrong)).toBe(sha256('not the bytes of its name\n'));
+    expect(answers.get(missing)).toBe('-');
+    expect(readdirSync(blobs)).toHaveLength(small.length + 1);
+    expect(readdirSync(blobs)).not.toContain(`sha256-${wrong}`);
+  });
+
+  it('hash-published refuses a link at a wanted name and reads nothing through it', () => {
+    const blobs = join(store, 'blobs');
+    mkdirSync(blobs);
+    const outside = join(dir.path, 'outside');
+    writeFileSync(outside, data);
+    symlinkSync(outside, join(blobs, `sha256-${hex}`));
+    const result = run('hash-published', [store, 'models', has('openssl') ? 'openssl' : 'sha256sum', '1'], `${hex}\n`);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/is not a regular file \(a link or a directory where a blob belongs\): remove it/);
+    expect(result.stdout).toBe('');
+    expect(readFileSync(outside)).toEqual(data);
+  });
+
   it('small-blobs: a blob whose bytes are not its name is answered mismatch and kept nowhere; the others are stored', () => {
     const good = 'a good small blob\n';
     const bad = { text: 'these bytes are not the name\n', hex: sha256('another text') };
