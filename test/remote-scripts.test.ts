@@ -178,17 +178,47 @@ describe('the destination programs alone, against a temp store', () => {
     expect(readdirSync(join(staging(), `sha256-${sha256(other)}`)).filter((f) => f.startsWith('done.'))).toEqual([`done.0-${MiB}`]);
   });
 
-  // A `nice` on PATH that logs what it runs; `works: false` makes it fail as a missing one would.
-  const loggingNice = (works: boolean) => {
+  /**
+   * A PATH for hash-follow: a `nice` that logs what it runs (or, with `niceWorks: false`, fails as a missing
+   * one would), in front of every tool of this machine's PATH but python3 where `python` is false.
+   */
+  const followerPath = (python: boolean, niceWorks: boolean) => {
     const bin = join(dir.path, 'bin');
     mkdirSync(bin);
-    const nice = spawnSync('sh', ['-c', 'command -v nice']).stdout.toString().trim();
     const log = join(dir.path, 'nice.log');
-    writeFileSync(join(bin, 'nice'), works ? `#!/bin/sh\necho "$*" >> '${log}'\nexec ${nice} "$@"\n` : '#!/bin/sh\nexit 127\n', { mode: 0o755 });
-    return { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, ran: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+    const nice = spawnSync('sh', ['-c', 'command -v nice']).stdout.toString().trim();
+    writeFileSync(join(bin, 'nice'), niceWorks ? `#!/bin/sh\necho "$*" | head -n 1 >> '${log}'\nexec ${nice} "$@"\n` : '#!/bin/sh\nexit 127\n', { mode: 0o755 });
+    let path = bin;
+    if (!python) {
+      const tools = join(dir.path, 'tools');
+      mkdirSync(tools);
+      for (const from of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+        let names: string[] = [];
+        try {
+          names = readdirSync(from);
+        } catch {
+          continue;
+        }
+        for (const name of names.filter((n) => !n.startsWith('python') && n !== 'nice')) {
+          try {
+            symlinkSync(join(from, name), join(tools, name));
+          } catch {
+            // an earlier PATH entry has it
+          }
+        }
+      }
+      path = `${bin}:${tools}`;
+    } else {
+      path = `${bin}:${process.env.PATH}`;
+    }
+    return { env: { ...process.env, PATH: path }, ran: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
   };
 
-  it.each([true, false])('hash-follow stores a blob whose staged ranges hash right, its hash under nice where nice works (%s)', async (works) => {
+  it.each<[string, boolean, boolean]>([
+    ['python3 reading the staged file, under nice', true, true],
+    ['dd into the hasher, under nice (no python3)', false, true],
+    ['python3, where nice fails', true, false],
+  ])('hash-follow stores a blob whose staged ranges hash right: %s', async (_what, python, niceWorks) => {
     const MiB = 1024 * 1024;
     const blob = randomBytes(2 * MiB + 5);
     const blobHex = sha256(blob);
@@ -197,11 +227,11 @@ describe('the destination programs alone, against a temp store', () => {
     writeFileSync(join(staged, 'data'), blob);
     const ranges = [`0-${MiB}`, `${MiB}-${blob.length}`];
     for (const r of ranges) writeFileSync(join(staged, `done.${r}`), '');
-    const nice = loggingNice(works);
+    const path = followerPath(python, niceWorks);
     const hasher = has('openssl') ? 'openssl' : 'sha256sum';
     const args = [store, 'models', blobHex, String(blob.length), 'host 2 me', '2', '', hasher, ''];
     // fd 3 is the warm shell's stdin, held open by the client while the follower runs.
-    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { env: nice.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { env: path.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -211,10 +241,33 @@ describe('the destination programs alone, against a temp store', () => {
     expect(stdout.trim(), stderr).toBe('stored');
     expect(code).toBe(0);
     expect(readFileSync(join(staging(), 'verified', `sha256-${blobHex}`)).equals(blob)).toBe(true);
-    if (works) {
-      expect(nice.ran()).toContain(`-n 19 ${hasher === 'openssl' ? 'openssl dgst -sha256 -r' : 'sha256sum'}`);
-      expect(nice.ran().filter((line) => line.startsWith('-n 19 dd if=data'))).toHaveLength(ranges.length);
+    if (!niceWorks) return;
+    if (python) {
+      expect(path.ran().map((line) => line.trim())).toEqual(['-n 19 true', '-n 19 python3 -c']);
+    } else {
+      expect(path.ran()).toContain(`-n 19 ${hasher === 'openssl' ? 'openssl dgst -sha256 -r' : 'sha256sum'}`);
+      expect(path.ran().filter((line) => line.startsWith('-n 19 dd if=data'))).toHaveLength(ranges.length);
     }
+  });
+
+  it('hash-follow with python3 answers the sum of what it read when the staged data is shorter than its ranges', async () => {
+    const MiB = 1024 * 1024;
+    const blob = randomBytes(2 * MiB);
+    const blobHex = sha256(blob);
+    const staged = join(staging(), `sha256-${blobHex}`);
+    mkdirSync(staged, { recursive: true });
+    writeFileSync(join(staged, 'data'), blob.subarray(0, 1.5 * MiB));
+    const ranges = [`0-${MiB}`, `${MiB}-${2 * MiB}`];
+    for (const r of ranges) writeFileSync(join(staged, `done.${r}`), '');
+    const args = [store, 'models', blobHex, String(blob.length), 'host 2 me', '2', '', 'openssl', ''];
+    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.stdin!.end(`${ranges.join('\n')}\n.\n`);
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(stdout.trim()).not.toBe('stored');
+    expect(stdout.trim()).not.toBe(blobHex);
+    expect(readdirSync(staging())).not.toContain('verified');
   });
 
   it('hash-published answers for many blobs at once: their sums, one over 4 MiB, one missing; with DROP it removes a wrong one', () => {
