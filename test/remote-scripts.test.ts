@@ -179,94 +179,99 @@ describe('the destination programs alone, against a temp store', () => {
   });
 
   /**
-   * A PATH for hash-follow: a `nice` that logs what it runs (or, with `niceWorks: false`, fails as a missing
-   * one would), in front of every tool of this machine's PATH but python3 where `python` is false.
+   * A PATH for hash-follow: with `python`, this machine's PATH behind a python3 that logs each run; without,
+   * links to every tool of this machine's PATH but python3.
    */
-  const followerPath = (python: boolean, niceWorks: boolean) => {
+  const followerPath = (python: boolean) => {
     const bin = join(dir.path, 'bin');
     mkdirSync(bin);
-    const log = join(dir.path, 'nice.log');
-    const nice = spawnSync('sh', ['-c', 'command -v nice']).stdout.toString().trim();
-    writeFileSync(join(bin, 'nice'), niceWorks ? `#!/bin/sh\necho "$*" | head -n 1 >> '${log}'\nexec ${nice} "$@"\n` : '#!/bin/sh\nexit 127\n', { mode: 0o755 });
-    let path = bin;
-    if (!python) {
-      const tools = join(dir.path, 'tools');
-      mkdirSync(tools);
-      for (const from of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-        let names: string[] = [];
+    const log = join(dir.path, 'python.log');
+    if (python) {
+      const real = spawnSync('sh', ['-c', 'command -v python3']).stdout.toString().trim();
+      writeFileSync(join(bin, 'python3'), `#!/bin/sh\necho ran >> '${log}'\nexec ${real} "$@"\n`, { mode: 0o755 });
+      return { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, pythonRuns: () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length };
+    }
+    for (const from of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(from);
+      } catch {
+        continue;
+      }
+      for (const name of names.filter((n) => !n.startsWith('python'))) {
         try {
-          names = readdirSync(from);
+          symlinkSync(join(from, name), join(bin, name));
         } catch {
-          continue;
-        }
-        for (const name of names.filter((n) => !n.startsWith('python') && n !== 'nice')) {
-          try {
-            symlinkSync(join(from, name), join(tools, name));
-          } catch {
-            // an earlier PATH entry has it
-          }
+          // an earlier PATH entry has it
         }
       }
-      path = `${bin}:${tools}`;
-    } else {
-      path = `${bin}:${process.env.PATH}`;
     }
-    return { env: { ...process.env, PATH: path }, ran: () => readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+    return { env: { ...process.env, PATH: bin }, pythonRuns: () => 0 };
   };
 
-  it.each<[string, boolean, boolean]>([
-    ['python3 reading the staged file, under nice', true, true],
-    ['dd into the hasher, under nice (no python3)', false, true],
-    ['python3, where nice fails', true, false],
-  ])('hash-follow stores a blob whose staged ranges hash right: %s', async (_what, python, niceWorks) => {
-    const MiB = 1024 * 1024;
-    const blob = randomBytes(2 * MiB + 5);
-    const blobHex = sha256(blob);
-    const staged = join(staging(), `sha256-${blobHex}`);
-    mkdirSync(staged, { recursive: true });
-    writeFileSync(join(staged, 'data'), blob);
-    const ranges = [`0-${MiB}`, `${MiB}-${blob.length}`];
-    for (const r of ranges) writeFileSync(join(staged, `done.${r}`), '');
-    const path = followerPath(python, niceWorks);
-    const hasher = has('openssl') ? 'openssl' : 'sha256sum';
-    const args = [store, 'models', blobHex, String(blob.length), 'host 2 me', '2', '', hasher, ''];
-    // fd 3 is the warm shell's stdin, held open by the client while the follower runs.
-    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { env: path.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+  /** Runs hash-follow over `ranges` of the staged blob `hex`, fd 3 held open as the client does; `before` runs once it has started. */
+  const follow = async (hex: string, size: number, ranges: string[], env: NodeJS.ProcessEnv, before?: () => Promise<void>) => {
+    const args = [store, 'models', hex, String(size), 'host 2 me', '2', '', has('openssl') ? 'openssl' : 'sha256sum', ''];
+    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
     child.stdin!.end(`${ranges.join('\n')}\n.\n`);
+    await before?.();
     const code = await new Promise((resolve) => child.on('close', resolve));
-    expect(stdout.trim(), stderr).toBe('stored');
-    expect(code).toBe(0);
-    expect(readFileSync(join(staging(), 'verified', `sha256-${blobHex}`)).equals(blob)).toBe(true);
-    if (!niceWorks) return;
-    if (python) {
-      expect(path.ran().map((line) => line.trim())).toEqual(['-n 19 true', '-n 19 python3 -c']);
-    } else {
-      expect(path.ran()).toContain(`-n 19 ${hasher === 'openssl' ? 'openssl dgst -sha256 -r' : 'sha256sum'}`);
-      expect(path.ran().filter((line) => line.startsWith('-n 19 dd if=data'))).toHaveLength(ranges.length);
-    }
+    return { code, stdout: stdout.trim(), stderr };
+  };
+
+  const MiB = 1024 * 1024;
+  const stage = (blob: Buffer, ranges: string[], bytes = blob) => {
+    const staged = join(staging(), `sha256-${sha256(blob)}`);
+    mkdirSync(staged, { recursive: true });
+    writeFileSync(join(staged, 'data'), bytes);
+    for (const r of ranges) writeFileSync(join(staged, `done.${r}`), '');
+  };
+
+  it.each<[string, boolean]>([
+    ['python3 reading the staged file', true],
+    ['dd into the hasher (no python3)', false],
+  ])('hash-follow stores a blob whose staged ranges hash right: %s', async (_what, python) => {
+    const blob = randomBytes(2 * MiB + 5);
+    const ranges = [`0-${MiB}`, `${MiB}-${blob.length}`];
+    stage(blob, ranges);
+    const path = followerPath(python);
+    const result = await follow(sha256(blob), blob.length, ranges, path.env);
+    expect(result.stdout, result.stderr).toBe('stored');
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(staging(), 'verified', `sha256-${sha256(blob)}`)).equals(blob)).toBe(true);
+    expect(path.pythonRuns()).toBe(python ? 1 : 0);
   });
 
-  it('hash-follow with python3 answers the sum of what it read when the staged data is shorter than its ranges', async () => {
-    const MiB = 1024 * 1024;
+  it('hash-follow with python3 waits for the staged data the writer has not made yet', async () => {
     const blob = randomBytes(2 * MiB);
-    const blobHex = sha256(blob);
-    const staged = join(staging(), `sha256-${blobHex}`);
-    mkdirSync(staged, { recursive: true });
-    writeFileSync(join(staged, 'data'), blob.subarray(0, 1.5 * MiB));
     const ranges = [`0-${MiB}`, `${MiB}-${2 * MiB}`];
-    for (const r of ranges) writeFileSync(join(staged, `done.${r}`), '');
-    const args = [store, 'models', blobHex, String(blob.length), 'host 2 me', '2', '', 'openssl', ''];
-    const child = spawn('sh', ['-c', program('hash-follow'), 'ollama-push', ...args], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stdin!.end(`${ranges.join('\n')}\n.\n`);
-    await new Promise((resolve) => child.on('close', resolve));
-    expect(stdout.trim()).not.toBe('stored');
-    expect(stdout.trim()).not.toBe(blobHex);
+    mkdirSync(join(staging(), `sha256-${sha256(blob)}`), { recursive: true });
+    const path = followerPath(true);
+    const result = await follow(sha256(blob), blob.length, ranges, path.env, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stage(blob, ranges);
+    });
+    expect(result.stdout, result.stderr).toBe('stored');
+    expect(path.pythonRuns()).toBe(1);
+  });
+
+  it.each<[string, boolean]>([
+    ['python3', true],
+    ['dd into the hasher', false],
+  ])('hash-follow with %s answers no sha256 of the blob when the staged data is shorter than its ranges', async (_what, python) => {
+    const blob = randomBytes(2 * MiB);
+    const ranges = [`0-${MiB}`, `${MiB}-${2 * MiB}`];
+    const part = blob.subarray(0, 1.5 * MiB);
+    stage(blob, ranges, part);
+    const result = await follow(sha256(blob), blob.length, ranges, followerPath(python).env);
+    expect(result.code).toBe(0);
+    // python3 stops at the end of the data and answers nothing; dd hashes what there is.
+    expect(result.stdout).toBe(python ? '' : sha256(part));
+    if (python) expect(result.stderr).toMatch(/the staged data is shorter than its ranges/);
     expect(readdirSync(staging())).not.toContain('verified');
   });
 
@@ -284,7 +289,9 @@ describe('the destination programs alone, against a temp store', () => {
     const hasher = has('openssl') ? 'openssl' : 'sha256sum';
     const result = run('hash-published', [store, 'models', hasher, '1'], `${[...small, large, wrong, missing].join('\n')}\n`);
     expect(result.code, result.stderr).toBe(0);
-    const answers = new Map(result.stdout.trim().split('\n').map((line) => line.split(' ') as [string, string]));
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(small.length + 3);
+    const answers = new Map(lines.map((line) => line.split(' ') as [string, string]));
     expect(answers.size).toBe(small.length + 3);
     for (const hex of [...small, large]) expect(answers.get(hex)).toBe(hex);
     expect(answers.get(wrong)).toBe(sha256('not the bytes of its name\n'));
@@ -293,7 +300,7 @@ describe('the destination programs alone, against a temp store', () => {
     expect(readdirSync(blobs)).not.toContain(`sha256-${wrong}`);
   });
 
-  it('hash-published refuses a link at a wanted name and reads nothing through it', () => {
+  it('hash-published refuses a link at a wanted name before it hashes anything', () => {
     const blobs = join(store, 'blobs');
     mkdirSync(blobs);
     const outside = join(dir.path, 'outside');
@@ -304,6 +311,24 @@ describe('the destination programs alone, against a temp store', () => {
     expect(result.stderr).toMatch(/is not a regular file \(a link or a directory where a blob belongs\): remove it/);
     expect(result.stdout).toBe('');
     expect(readFileSync(outside)).toEqual(data);
+  });
+
+  it('hash-published refuses the answers when a blob became a link while it was hashed', () => {
+    const blobs = join(store, 'blobs');
+    mkdirSync(blobs);
+    writeFileSync(join(blobs, `sha256-${hex}`), data);
+    writeFileSync(join(dir.path, 'outside'), data);
+    // A hasher that swaps the blob for a link to an outside copy just before it reads it.
+    const bin = join(dir.path, 'bin');
+    mkdirSync(bin);
+    const sha256sum = spawnSync('sh', ['-c', 'command -v sha256sum']).stdout.toString().trim();
+    writeFileSync(join(bin, 'sha256sum'), `#!/bin/sh\nrm -f sha256-${hex} && ln -s '${join(dir.path, 'outside')}' sha256-${hex}\nexec ${sha256sum} "$@"\n`, { mode: 0o755 });
+    const result = spawnSync('sh', ['-c', program('hash-published'), 'ollama-push', store, 'models', 'sha256sum', '0'], {
+      input: `${hex}\n`,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(result.status, result.stderr.toString()).toBe(3);
+    expect(result.stderr.toString()).toMatch(new RegExp(`blobs/sha256-${hex} is not a regular file \\(a link or a directory where a blob belongs\\): remove it`));
   });
 
   it('small-blobs: a blob whose bytes are not its name is answered mismatch and kept nowhere; the others are stored', () => {

@@ -25,10 +25,6 @@ exec 3<&-
 nap=0.05; patience=2400
 sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
 seen=0
-# The hash gives way to sshd and the range writers: where the destination has a core to spare it still
-# keeps pace with the ranges; where the CPU is what the push waits for, the ranges land sooner and the hash
-# catches up after the last one.
-nice -n 19 true 2>/dev/null && low_priority=1
 # emit: each range in order, as a line `<start>-<end>`, as soon as its done marker appears.
 emit() {
   for r in "$@"; do
@@ -44,32 +40,33 @@ emit() {
 }
 # python3's hashlib reads the staged file itself: dd into a pipe to the hasher cost about 0.4 s more CPU
 # per 512 MiB. Not on macOS, where python3 may be the stub that asks to install the developer tools.
-# It writes an empty line on stderr after every 64 MiB, as read_range does.
+# It opens the file once the first range is done (the writer makes it), and writes an empty line on
+# stderr after every 64 MiB, as read_range does.
 python=
 case $(uname -s) in Darwin) ;; *) command -v python3 >/dev/null 2>&1 && python=1 ;; esac
-# shellcheck disable=SC2016 # Python, not sh
 hash_ranges_py='
 import hashlib, sys
-sha, unit, done = hashlib.sha256(), 1 << 20, 0
-with open("data", "rb", buffering=0) as f:
-    for line in sys.stdin:
-        start, end = (int(n) for n in line.split("-"))
-        f.seek(start)
-        while start < end:
-            chunk = f.read(min(end - start, unit))
-            if not chunk:
-                sys.exit("the staged data is shorter than its ranges")
-            sha.update(chunk)
-            start += len(chunk)
-            done += len(chunk)
-            if done % (64 * unit) < len(chunk):
-                print(file=sys.stderr, flush=True)
+sha, unit, done, data = hashlib.sha256(), 1 << 20, 0, None
+for line in sys.stdin:
+    start, end = (int(n) for n in line.split("-"))
+    data = data or open("data", "rb", buffering=0)
+    data.seek(start)
+    while start < end:
+        chunk = data.read(min(end - start, unit))
+        if not chunk:
+            sys.exit("the staged data is shorter than its ranges")
+        sha.update(chunk)
+        start += len(chunk)
+        done += len(chunk)
+        if done % (64 * unit) < len(chunk):
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 print(sha.hexdigest())
 '
 # hash_ranges: the sha256 of the staged data over the ranges read from stdin, in order.
 hash_ranges() {
   if [ -n "$python" ]; then
-    ${low_priority:+nice -n 19} python3 -c "$hash_ranges_py"
+    python3 -E -s -c "$hash_ranges_py"
   else
     while read -r r; do read_range data "${r%-*}" "${r#*-}"; done | sha256_of
   fi

@@ -27,13 +27,14 @@ bad=$(printf '%s\n' "$wanted" | awk '$1 == "unsafe" { print $2 }')
 printf '%s\n' "$wanted" | awk '$1 == "-" { print $2, "-" }'
 [ -n "$(printf '%s\n' "$wanted" | awk '$1 != "-"')" ] || exit 0
 enter_dir blobs
-# Files of up to 4 MiB go to the hasher 256 at a time (their names are sha256-<hex>: blob_table takes no
-# other); a larger one alone through read_range, whose empty lines on stderr, like each answer here,
-# keep the client's stall watchdog fed. A file gone since the ls has no sum: it is not there.
+# Files of up to 4 MiB go to the hasher 16 at a time (their names are sha256-<hex>: blob_table takes no
+# other), so that answers come at least every 64 MiB; a larger one alone through read_range, whose empty
+# lines on stderr keep the client's stall watchdog fed. A file gone since the ls has no sum: it is not
+# there.
 small=$(printf '%s\n' "$wanted" | awk '$1 != "-" && $1 <= 4194304 { print "sha256-" $2 }')
 large=$(printf '%s\n' "$wanted" | awk '$1 != "-" && $1 > 4194304 { print $1, $2 }')
 {
-  [ -z "$small" ] || printf '%s\n' "$small" | xargs -n 256 "$@" 2>/dev/null
+  [ -z "$small" ] || printf '%s\n' "$small" | xargs -n 16 "$@" 2>/dev/null
   [ -z "$large" ] || printf '%s\n' "$large" | while read -r size h; do
     sum=$(sha256_file "sha256-$h" "$size") && echo "$sum sha256-$h"
   done
@@ -46,4 +47,11 @@ large=$(printf '%s\n' "$wanted" | awk '$1 != "-" && $1 > 4194304 { print $1, $2 
     if (drop == 1 && $1 != h && system("rm -f -- sha256-" h) != 0) exit 1
     print h, $1; fflush(); answered[h] = 1; next
   }
-  $1 != "-" && !($2 in answered) { print $2, "-" }'
+  $1 != "-" && !($2 in answered) { print $2, "-" }' || exit 1
+# The hasher opened the files by name after the ls: one replaced by a link or a directory meanwhile may
+# have been read through; refused.
+cd -P .. || exit 1
+changed=$({ blob_table; echo /; printf '%s\n' "$wanted"; } | awk '
+  !listed { if ($0 == "/") listed = 1; else type[$1] = $2; next }
+  $1 != "-" && type[$2] != "" && type[$2] != "-" { print $2; exit }')
+[ -z "$changed" ] || unsafe "$PWD/blobs/sha256-$changed is not a regular file (a link or a directory where a blob belongs): remove it"

@@ -90,7 +90,6 @@ mv_nofollow() {
 }
 
 # sha256_of: the hex sha256 of stdin, with the tool named in $hasher (the client picks it from the probe).
-# With $low_priority set (hash-follow.sh), the hasher and read_range's dd run under nice.
 sha256_of() {
   case $hasher in
     openssl) set -- openssl dgst -sha256 -r ;;
@@ -98,7 +97,7 @@ sha256_of() {
     shasum) set -- shasum -a 256 ;;
     *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; return 1 ;;
   esac
-  ${low_priority:+nice -n 19} "$@" | cut -c1-64
+  "$@" | cut -c1-64
 }
 
 # read_range FILE START END: bytes START to END of FILE (START a multiple of 1 MiB) on stdout, 64 MiB at
@@ -112,9 +111,9 @@ read_range() {
     set -- "$1" "$2" "$3" $(($3 - $2))
     [ "$4" -le 67108864 ] || set -- "$1" "$2" "$3" 67108864
     if [ "$exact_dd" = 1 ]; then
-      ${low_priority:+nice -n 19} dd if="$1" bs=65536 skip=$(($2 / 65536)) count="$4" iflag=count_bytes 2>/dev/null
+      dd if="$1" bs=65536 skip=$(($2 / 65536)) count="$4" iflag=count_bytes 2>/dev/null
     else
-      ${low_priority:+nice -n 19} dd if="$1" bs=1048576 skip=$(($2 / 1048576)) count=$((($4 + 1048575) / 1048576)) 2>/dev/null | head -c "$4"
+      dd if="$1" bs=1048576 skip=$(($2 / 1048576)) count=$((($4 + 1048575) / 1048576)) 2>/dev/null | head -c "$4"
     fi
     echo >&2
     set -- "$1" $(($2 + $4)) "$3"
