@@ -11,8 +11,8 @@ const PROBE_COUNT = 30_000;
  * Writes `home/.bashrc` that costs about `seconds` of CPU each time bash starts, as `pyenv init`, nvm or
  * conda's hook do on many hosts. bash reads ~/.bashrc for every command sshd runs through it (not only
  * interactive logins), so each remote command of every method pays it; an sftp session (scp) does not.
- * The work is a plain loop, estimated here against this machine's bash: CPU time, so that a busy machine
- * does not make the estimate shorter (startSshSite sets it again through sshd). Returns the loop count.
+ * The work is a plain loop, calibrated here against this machine's bash: CPU time, so that a busy machine
+ * does not make the calibration shorter. Returns the loop count.
  */
 export async function writeSlowBashrc(home: string, seconds: number): Promise<number> {
   const rc = join(home, '.bashrc');
@@ -23,11 +23,6 @@ export async function writeSlowBashrc(home: string, seconds: number): Promise<nu
   count = Math.max(1, Math.round((count * seconds) / check));
   await writeFile(rc, bashrc(count));
   return count;
-}
-
-/** Writes `home/.bashrc` with a loop of `count` steps. */
-export async function writeBashrc(home: string, count: number): Promise<void> {
-  await writeFile(join(home, '.bashrc'), bashrc(count));
 }
 
 function bashrc(count: number): string {

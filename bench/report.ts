@@ -285,7 +285,7 @@ export function formatReport(report: BenchReport): string {
   const lines = [
     `machine: ${machineSummary(report.machine)}; load at end ${report.loadAverageAtEnd}`,
     `payload: one model, a ${settings.sizeMiB} MiB random blob + 4 small blobs + manifest; ${settings.rounds} round(s), medians; proxy adds ${settings.delayMs} ms each way`,
-    `login shell: the -slowrc scenarios' ~/.bashrc costs ${loginShell.targetSeconds} s at each start of bash by sshd (a ${loginShell.loopCount}-step loop); ` +
+    `login shell: the -slowrc scenarios' ~/.bashrc costs ${loginShell.targetSeconds} s of CPU (a ${loginShell.loopCount}-step loop); ` +
       `ssh <host> true takes ${loginShell.sshTrueSeconds.slowRc.toFixed(2)} s with it, ${loginShell.sshTrueSeconds.emptyHome.toFixed(2)} s with the empty HOME`,
     'cpu: "machine" is /proc/stat (every process, the proxy and other users of the machine included), "client" the command and its children, "dest" sshd and all it ran',
   ];

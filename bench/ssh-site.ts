@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startSshd, type TestSshd } from '../test/harness/sshd.js';
 import { startTcpProxy, type TcpProxy } from '../test/harness/tcp-proxy.js';
 import { treeCpuSeconds, waitForNoChildren } from './cpu.js';
-import { writeBashrc, writeSlowBashrc } from './login-shell.js';
+import { writeSlowBashrc } from './login-shell.js';
 import { runTimed } from './processes.js';
 import { median, round3 } from './stats.js';
 
@@ -86,7 +86,7 @@ interface Destination {
  * Two throwaway sshds on 127.0.0.1, each reached directly and through a TCP proxy adding `delayMs` each way.
  * The first gives its sessions `emptyHome` as HOME (bash finds no start-up file: this machine's own rc files,
  * a developer's pyenv or nvm, would otherwise add their time to each remote command); the second gives them
- * `slowHome`, whose ~/.bashrc costs about `rcSeconds` at every start of bash by sshd. Both log at VERBOSE, so
+ * `slowHome`, whose ~/.bashrc costs about `rcSeconds` of CPU at every start of bash. Both log at VERBOSE, so
  * that every exec channel leaves a "Starting session" line. One client HOME knows every alias.
  */
 export async function startSshSite(delayMs: number, work: string, rcSeconds: number): Promise<SshSite> {
@@ -94,7 +94,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
   const slowHome = join(work, 'remote-home-slowrc');
   await mkdir(emptyHome);
   await mkdir(slowHome);
-  let loopCount = await writeSlowBashrc(slowHome, rcSeconds);
+  const loopCount = await writeSlowBashrc(slowHome, rcSeconds);
 
   const started: Destination[] = [];
   /** Stops everything even when one step fails (a proxy left listening would keep the bench from exiting). */
@@ -158,13 +158,6 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
       }
       return round3(median(runs));
     };
-    // bash started by sshd has run the loop up to twice as slowly as bash started here: the count is set
-    // again from what the shell costs where it runs, `ssh <host> true` with it against the empty HOME.
-    for (let i = 0; i < 2; i++) {
-      const cost = (await sshTrue('bench-loopback-slowrc')) - (await sshTrue('bench-loopback'));
-      loopCount = Math.max(1, Math.round((loopCount * rcSeconds) / Math.max(cost, 0.01)));
-      await writeBashrc(slowHome, loopCount);
-    }
     const loginShell: LoginShell = {
       targetSeconds: rcSeconds,
       loopCount,
