@@ -5,12 +5,9 @@
 # answers one line per blob: `<hex> <sha256>`, or `<hex> -` when it is not there.
 given=$1; layout=$2; hasher=$3; drop=$4
 enter_store "$given" "$layout" || exit 1
-case $hasher in
-  openssl) set -- openssl dgst -sha256 -r ;;
-  sha256sum) set -- sha256sum ;;
-  shasum) set -- shasum -a 256 ;;
-  *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; exit 1 ;;
-esac
+words=$(hasher_words) || exit 1
+# shellcheck disable=SC2086 # the command's words
+set -- $words
 # One line per wanted blob, from one ls of blobs/ (a per-tensor model names thousands, and sh's read
 # takes a pipe a byte at a time): `- <hex>` when it is not there, `<size> <hex>` for a file, `unsafe
 # <hex>` for anything else at its name.

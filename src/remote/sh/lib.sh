@@ -89,15 +89,22 @@ mv_nofollow() {
   fi
 }
 
-# sha256_of: the hex sha256 of stdin, with the tool named in $hasher (the client picks it from the probe).
-sha256_of() {
+# hasher_words: the words of the command that prints the sha256 of stdin, or of each file it is given,
+# with the tool named in $hasher (the client picks it from the probe).
+hasher_words() {
   case $hasher in
-    openssl) set -- openssl dgst -sha256 -r ;;
-    sha256sum) set -- sha256sum ;;
-    shasum) set -- shasum -a 256 ;;
+    openssl) echo openssl dgst -sha256 -r ;;
+    sha256sum) echo sha256sum ;;
+    shasum) echo shasum -a 256 ;;
     *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; return 1 ;;
   esac
-  "$@" | cut -c1-64
+}
+
+# sha256_of: the hex sha256 of stdin.
+sha256_of() {
+  words=$(hasher_words) || return 1
+  # shellcheck disable=SC2086 # the command's words
+  $words | cut -c1-64
 }
 
 # read_range FILE START END: bytes START to END of FILE (START a multiple of 1 MiB) on stdout, 64 MiB at

@@ -26,12 +26,9 @@ case $(tar --version 2>/dev/null) in
 esac
 cut=0
 tar "$@" -xof - || cut=1
-case $hasher in
-  openssl) set -- openssl dgst -sha256 -r ;;
-  sha256sum) set -- sha256sum ;;
-  shasum) set -- shasum -a 256 ;;
-  *) echo "no sha256 tool (openssl, sha256sum or shasum) on the destination" >&2; exit 1 ;;
-esac
+words=$(hasher_words) || exit 1
+# shellcheck disable=SC2086 # the command's words
+set -- $words
 # Lines `<sha256> [*]./sha256-<hex>` become `ok <hex>` or `bad <hex> <sha256>`.
 verdicts=$(find . -type f -name 'sha256-*' -exec "$@" {} + | awk '{
   name = $NF; sub(/^\*/, "", name); sub(/^\.\//, "", name); want = substr(name, 8)
