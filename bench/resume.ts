@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BenchStore, ollamaPushArgs } from './methods.js';
 import { firstLine, runMeasured, spawnTracked } from './processes.js';
 import { type RunSample, sampleRun } from './sample.js';
+import { retriesIn } from './transfers.js';
 import type { Scenario, ScenarioName, SshSite } from './ssh-site.js';
 
 export interface ResumeRun {
@@ -67,6 +68,7 @@ export async function measureResume(
       const wireBeforeKill = site.proxyBytesUp(scenario) - start;
       const arrivedBytes = await allocatedBytes(dest);
       const { sample, result: resumed } = await sampleRun(site, scenario, () => runMeasured(process.execPath, args, { env: site.env }));
+      for (const retry of retriesIn(resumed.stderr)) log(`resume round ${round}/${rounds} ${scenario.name} retried: ${retry}`);
       const json = JSON.parse(resumed.stdout) as PushJson;
       const run: ResumeRun = {
         killed,

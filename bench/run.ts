@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { describeMachine } from './machine.js';
 import { METHODS, type MethodName, method } from './methods.js';
@@ -36,7 +37,9 @@ const TENSOR_SCENARIOS: readonly ScenarioName[] = ['loopback-slowrc', 'loopback'
 const SMOKE_NOOP_SCENARIOS: readonly ScenarioName[] = ['loopback', 'loopback-slowrc'];
 const SMOKE_TENSOR_SCENARIOS: readonly ScenarioName[] = ['loopback-slowrc'];
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
+const benchStarted = performance.now();
+/** Each line says when, so that a step that hangs shows where (the smoke test prints this when it stops the bench). */
+const log = (line: string) => process.stderr.write(`[${((performance.now() - benchStarted) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   let options: BenchOptions | 'help';

@@ -57,9 +57,10 @@ export async function measureTransfers(options: TransferBenchOptions): Promise<T
         const dest = join(destRoot, `${payload}-run-${++runNumber}`);
         await mkdir(dest);
         try {
-          const { sample } = await sampleRun(site, scenario, () => method.run({ site, scenario, store, dest }));
+          const { sample, result } = await sampleRun(site, scenario, () => method.run({ site, scenario, store, dest }));
           await options.checkArrived(method, dest);
           entry.samples.push(sample);
+          for (const retry of retriesIn(result.stderr)) log(`${payload} round ${round + 1}/${rounds} ${scenario.name} ${method.name} retried: ${retry}`);
           log(`${payload} round ${round + 1}/${rounds} ${scenario.name.padEnd(15)} ${method.name.padEnd(11)} ${sample.seconds.toFixed(2)} s, ` +
             `cpu ${sample.machineCpuSeconds.toFixed(2)} s machine / ${sample.destCpuSeconds.toFixed(2)} s destination, ${sample.execChannels} remote commands`);
         } catch (error) {
@@ -101,4 +102,9 @@ export function allBlobsArrived(count: number, bytes: number) {
       throw new Error(`${method.name} finished but ${dir} has ${names.length} blobs of ${total} bytes, expected ${count} of ${bytes}`);
     }
   };
+}
+
+/** ollama-push's retry notices: a run that retried is still measured, but a bench reader should see why it took longer. */
+export function retriesIn(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.startsWith('connection problem'));
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,10 +22,25 @@ interface Row {
   [key: string]: unknown;
 }
 
+/** The smoke bench takes under a minute here; past this it is stopped (SIGTERM: it cleans up) and what it printed is the failure. */
+const BENCH_DEADLINE_MS = 150_000;
+
 function runBench(args: string[]) {
   const child = spawn(process.execPath, [join(REPO, 'dist', 'bench', 'run.js'), ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end();
-  return collectOutput(child);
+  const started = performance.now();
+  let stopped = false;
+  const stop = setTimeout(() => {
+    stopped = true;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+  }, BENCH_DEADLINE_MS);
+  return collectOutput(child).then((result) => {
+    clearTimeout(stop);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const how = stopped ? `, stopped at the deadline of ${BENCH_DEADLINE_MS / 1000} s` : '';
+    return { ...result, stderr: `${result.stderr}(the bench ran ${seconds} s${how})\n` };
+  });
 }
 
 // Runs the benchmark at toy sizes to prove it works end to end. It never asserts on speed, CPU or bytes
