@@ -7,22 +7,40 @@ import { GNU_TIME } from './processes.js';
 const execFileAsync = promisify(execFile);
 const PROBE_COUNT = 30_000;
 
+/** `home/.bashrc` that costs about `seconds` of CPU each time bash starts. */
+export interface SlowBashrc {
+  /** Measures this machine's bash now and rewrites the file to cost `seconds`; returns the loop count. */
+  calibrate(): Promise<number>;
+  /** Every count calibrate() settled on, in order. */
+  readonly counts: readonly number[];
+}
+
 /**
- * Writes `home/.bashrc` that costs about `seconds` of CPU each time bash starts, as `pyenv init`, nvm or
- * conda's hook do on many hosts. bash reads ~/.bashrc for every command sshd runs through it (not only
- * interactive logins), so each remote command of every method pays it; an sftp session (scp) does not.
- * The work is a plain loop, calibrated here against this machine's bash: CPU time, so that a busy machine
- * does not make the calibration shorter. Returns the loop count.
+ * A ~/.bashrc whose start-up work is like `pyenv init`, nvm or conda's hook on many hosts. bash reads
+ * ~/.bashrc for every command sshd runs through it (not only interactive logins), so each remote command of
+ * every method pays it; an sftp session (scp) does not. The work is a plain loop, calibrated against this
+ * machine's bash in CPU time, so that a busy machine does not make it shorter. This machine's speed changes
+ * by up to twice within minutes, so the bench calibrates it again before each run: a count fixed at the
+ * start cost 0.44 s instead of 0.2 s in a slower spell.
  */
-export async function writeSlowBashrc(home: string, seconds: number): Promise<number> {
+export function slowBashrc(home: string, seconds: number): SlowBashrc {
   const rc = join(home, '.bashrc');
-  const probe = await cpuOf(rc, PROBE_COUNT);
-  let count = Math.max(1, Math.round((PROBE_COUNT * seconds) / probe));
-  // Once more at the estimated count: the loop's start-up cost is not proportional.
-  const check = await cpuOf(rc, count);
-  count = Math.max(1, Math.round((count * seconds) / check));
-  await writeFile(rc, bashrc(count));
-  return count;
+  // Measured on a file of its own: a session starting meanwhile reads the last calibrated one.
+  const probe = join(home, '.bashrc-probe');
+  const counts: number[] = [];
+  const scaled = (count: number, cpu: number) => Math.max(1, Math.round((count * seconds) / cpu));
+  return {
+    counts,
+    async calibrate() {
+      let count = counts.at(-1) ?? scaled(PROBE_COUNT, await cpuOf(probe, PROBE_COUNT));
+      // Once more at the estimated count: the loop's start-up cost is not proportional.
+      count = scaled(count, await cpuOf(probe, count));
+      await rm(probe, { force: true });
+      await writeFile(rc, bashrc(count));
+      counts.push(count);
+      return count;
+    },
+  };
 }
 
 function bashrc(count: number): string {

@@ -280,12 +280,16 @@ export function judgeTargets(report: Omit<BenchReport, 'targets'>): Target[] {
   return targets;
 }
 
+function loopSteps({ loopCountRange: [fewest, most] }: LoginShell): string {
+  return fewest === most ? `${fewest}` : `${fewest} to ${most}`;
+}
+
 export function formatReport(report: BenchReport): string {
   const { settings, loginShell } = report;
   const lines = [
     `machine: ${machineSummary(report.machine)}; load at end ${report.loadAverageAtEnd}`,
     `payload: one model, a ${settings.sizeMiB} MiB random blob + 4 small blobs + manifest; ${settings.rounds} round(s), medians; proxy adds ${settings.delayMs} ms each way`,
-    `login shell: the -slowrc scenarios' ~/.bashrc costs ${loginShell.targetSeconds} s of CPU (a ${loginShell.loopCount}-step loop); ` +
+    `login shell: the -slowrc scenarios' ~/.bashrc costs ${loginShell.targetSeconds} s of CPU (a loop of ${loopSteps(loginShell)} steps, calibrated before each run); ` +
       `ssh <host> true takes ${loginShell.sshTrueSeconds.slowRc.toFixed(2)} s with it, ${loginShell.sshTrueSeconds.emptyHome.toFixed(2)} s with the empty HOME`,
     'cpu: "machine" is /proc/stat (every process, the proxy and other users of the machine included), "client" the command and its children, "dest" sshd and all it ran',
   ];

@@ -60,6 +60,7 @@ export async function measureResume(
     await mkdir(dest);
     try {
       const args = ollamaPushArgs(store, scenario.alias, dest);
+      await site.calibrateShell(scenario);
       await site.mark(scenario);
       const start = site.proxyBytesUp(scenario);
       const killed = await killOnceSent(site, scenario, args, start + killAt * store.bytes);

@@ -27,8 +27,9 @@ export interface RunSample {
   readonly wireBytesUp: number;
 }
 
-/** Runs `run` on a quiet destination and measures it; also returns what the run returned. */
+/** Runs `run` on a quiet destination (its login shell calibrated just before) and measures it; also returns what the run returned. */
 export async function sampleRun(site: SshSite, scenario: Scenario, run: () => Promise<Measured>): Promise<{ sample: RunSample; result: Measured }> {
+  await site.calibrateShell(scenario);
   const mark = await site.mark(scenario);
   const machine0 = await machineCpuSeconds();
   const own0 = ownCpuSeconds();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startSshd, type TestSshd } from '../test/harness/sshd.js';
 import { startTcpProxy, type TcpProxy } from '../test/harness/tcp-proxy.js';
 import { treeCpuSeconds, waitForNoChildren } from './cpu.js';
-import { writeSlowBashrc } from './login-shell.js';
+import { slowBashrc } from './login-shell.js';
 import { runTimed } from './processes.js';
 import { median, round3 } from './stats.js';
 
@@ -41,8 +41,11 @@ export interface SiteMark {
 export interface LoginShell {
   /** The CPU the slow ~/.bashrc was calibrated to. */
   readonly targetSeconds: number;
-  /** Its loop count. */
+  /** Its loop count at the start, when `ssh <alias> true` was timed. */
   readonly loopCount: number;
+  /** The fewest and most steps it was calibrated to before a run (again before each run with it). */
+  readonly loopCountRange: readonly [number, number];
+  readonly calibrations: number;
   /** Median wall time of 3 runs of `ssh <alias> true` through OpenSSH, loopback, with the empty HOME and with the slow one. */
   readonly sshTrueSeconds: { readonly emptyHome: number; readonly slowRc: number };
 }
@@ -55,6 +58,8 @@ export interface SshSite {
   readonly opensshArgs: readonly string[];
   readonly loginShell: LoginShell;
   scenario(name: ScenarioName): Scenario;
+  /** Calibrates the slow ~/.bashrc again for a scenario that uses it (this machine's speed changes), else nothing. */
+  calibrateShell(scenario: Scenario): Promise<void>;
   /** Waits until the scenario's sshd has no connection left, then marks its log, its CPU and its proxy's counter. */
   mark(scenario: Scenario): Promise<SiteMark>;
   /** Connections and exec channels the scenario's sshd logged since the mark. */
@@ -94,7 +99,8 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
   const slowHome = join(work, 'remote-home-slowrc');
   await mkdir(emptyHome);
   await mkdir(slowHome);
-  const loopCount = await writeSlowBashrc(slowHome, rcSeconds);
+  const slowRc = slowBashrc(slowHome, rcSeconds);
+  const loopCount = await slowRc.calibrate();
 
   const started: Destination[] = [];
   /** Stops everything even when one step fails (a proxy left listening would keep the bench from exiting). */
@@ -158,17 +164,19 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
       }
       return round3(median(runs));
     };
-    const loginShell: LoginShell = {
-      targetSeconds: rcSeconds,
-      loopCount,
-      sshTrueSeconds: { emptyHome: await sshTrue('bench-loopback'), slowRc: await sshTrue('bench-loopback-slowrc') },
-    };
+    const sshTrueSeconds = { emptyHome: await sshTrue('bench-loopback'), slowRc: await sshTrue('bench-loopback-slowrc') };
     return {
       scenarios,
       env: withoutNodeSettings(client.env),
       opensshArgs,
-      loginShell,
+      get loginShell(): LoginShell {
+        const range = [Math.min(...slowRc.counts), Math.max(...slowRc.counts)] as const;
+        return { targetSeconds: rcSeconds, loopCount, loopCountRange: range, calibrations: slowRc.counts.length, sshTrueSeconds };
+      },
       scenario: (name) => scenarios.find((s) => s.name === name)!,
+      calibrateShell: async (scenario) => {
+        if (scenario.slowShell) await slowRc.calibrate();
+      },
       mark: async (scenario) => {
         const d = of(scenario);
         await quiet(d);

@@ -83,8 +83,13 @@ describe.runIf(sshdAvailable())('npm run bench -- --smoke', () => {
     expect(op.execChannels).toBeGreaterThan(0);
   });
 
-  it('sets up the slow login shell and measures it', () => {
+  it('sets up the slow login shell, calibrates it before each run with it, and measures it', () => {
     expect(report.loginShell.loopCount).toBeGreaterThan(0);
+    const [fewest, most] = report.loginShell.loopCountRange;
+    expect(fewest).toBeGreaterThan(0);
+    expect(most).toBeGreaterThanOrEqual(fewest);
+    // At the start, then before each of the 8 transfers, the no-op, the per-tensor runs and the resume with it.
+    expect(report.loginShell.calibrations).toBeGreaterThan(12);
     expect(report.loginShell.sshTrueSeconds.emptyHome).toBeGreaterThan(0);
     expect(report.loginShell.sshTrueSeconds.slowRc).toBeGreaterThan(0);
   });
