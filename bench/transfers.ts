@@ -35,8 +35,9 @@ export interface TransferBenchOptions {
 
 /**
  * Every method, every scenario, `rounds` times, all moving the same files through the same sshd. Within
- * a round the methods take turns, and the one that goes first rotates from round to round, so none always
- * runs right after the same neighbour. Each run writes into a fresh empty dir, checked and removed right
+ * a round the methods take turns, in an order that changes from round to round so that each runs right
+ * after each other one equally often (turnOrder): a run can slow the one after it (here rsync right after
+ * an ollama-push run took 2.4-2.6 s, after an rsync run 1.9-2.1 s), which must not always be the same one. Each run writes into a fresh empty dir, checked and removed right
  * after it. A failing run is recorded and the others go on.
  *
  * No `sync` or cache dropping: the source was just written and stays in the page cache for every run (for sizes
@@ -50,7 +51,7 @@ export async function measureTransfers(options: TransferBenchOptions): Promise<T
   let runNumber = 0;
   for (let round = 0; round < rounds; round++) {
     for (const scenario of options.scenarios) {
-      for (const method of rotate(options.methods, round)) {
+      for (const method of turnOrder(options.methods, round)) {
         const key = `${method.name} ${scenario.name}`;
         const entry = results.get(key) ?? { payload, method: method.name, scenario: scenario.name, bytes: method.bytes(store), samples: [], failures: [] };
         results.set(key, entry);
@@ -76,9 +77,18 @@ export async function measureTransfers(options: TransferBenchOptions): Promise<T
   return [...results.values()];
 }
 
-function rotate<T>(items: readonly T[], by: number): T[] {
-  const k = by % items.length;
-  return [...items.slice(k), ...items.slice(0, k)];
+/**
+ * The order of the round: a row of a Williams design, in which over its rows each item comes right after
+ * each other item once (n rows for an even n, 2n for an odd n: each row and its reverse).
+ */
+export function turnOrder<T>(items: readonly T[], round: number): T[] {
+  const n = items.length;
+  // 0, 1, n-1, 2, n-2, ...: shifted by the row, every step between neighbours occurs once.
+  const first = Array.from({ length: n }, (_, j) => (j % 2 ? (j + 1) / 2 : (n - j / 2) % n));
+  const rows = n % 2 ? 2 * n : n;
+  const row = round % rows;
+  const order = first.map((k) => items[(k + row) % n]!);
+  return row >= n ? order.reverse() : order;
 }
 
 /** The large blob is in dest/blobs with its size. */
