@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { BenchStore, MethodName, TransferMethod } from './methods.js';
 import { firstLine } from './processes.js';
 import { type RunSample, sampleRun } from './sample.js';
+import { turnOrder } from '../test/harness/turn-order.js';
 import type { Scenario, ScenarioName, SshSite } from './ssh-site.js';
 
 /** What was moved: the one-model store with a large blob, or the per-tensor model (thousands of blobs). */
@@ -77,19 +78,6 @@ export async function measureTransfers(options: TransferBenchOptions): Promise<T
   return [...results.values()];
 }
 
-/**
- * The order of the round: a row of a Williams design, in which over its rows each item comes right after
- * each other item once (n rows for an even n, 2n for an odd n: each row and its reverse).
- */
-export function turnOrder<T>(items: readonly T[], round: number): T[] {
-  const n = items.length;
-  // 0, 1, n-1, 2, n-2, ...: shifted by the row, every step between neighbours occurs once.
-  const first = Array.from({ length: n }, (_, j) => (j % 2 ? (j + 1) / 2 : (n - j / 2) % n));
-  const rows = n % 2 ? 2 * n : n;
-  const row = round % rows;
-  const order = first.map((k) => items[(k + row) % n]!);
-  return row >= n ? order.reverse() : order;
-}
 
 /** The large blob is in dest/blobs with its size. */
 export function largeBlobArrived(store: BenchStore) {

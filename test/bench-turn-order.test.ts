@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { turnOrder } from '../bench/transfers.js';
+import { turnOrder } from './harness/turn-order.js';
 
 // The bench's methods take turns in an order where each runs right after each other one equally often:
 // a run that slows the next one (rsync right after an ollama-push run did) must not always slow the same one.
