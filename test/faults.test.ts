@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeSyntheticStore, type SyntheticStore } from './harness/synthetic-store.js';
@@ -292,4 +292,23 @@ Host via-proxy
     expect(crossed).toBeGreaterThan(store.bytes - kept);
     expect((await checkOllamaStore(remote)).problems).toEqual([]);
   });
+
+  it('exits once its work is done, without waiting for the server to close its side of the connection', async () => {
+    // A proxy that never passes the server's close on: a client waiting for it would never exit.
+    const held = await startTcpProxy({ targetPort: sshd.port, passServerClose: false });
+    const ssh = join(sshd.home, '.ssh');
+    try {
+      await appendFile(join(ssh, 'config'), `Host held-open\n  HostName 127.0.0.1\n  Port ${held.port}\n  User ${sshd.user}\n  IdentityFile ~/.ssh/id_ed25519\n`);
+      await appendFile(join(ssh, 'known_hosts'), `[127.0.0.1]:${held.port} ${sshd.hostKeyLine}\n`);
+      const heldArgs = args().map((a) => (a === 'via-proxy' ? 'held-open' : a));
+      const pushed = await runCli(heldArgs, { env: sshd.env });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const noop = await runCli(heldArgs, { env: sshd.env });
+      expect(noop.code, noop.stderr).toBe(0);
+      expect(held.connections).toBe(2);
+      expect((await checkOllamaStore(remote)).models).toHaveLength(1);
+    } finally {
+      await held.close();
+    }
+  }, 60_000);
 });

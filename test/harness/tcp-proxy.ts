@@ -9,6 +9,8 @@ export interface TcpProxyOptions {
   delayMs?: number;
   /** Arms a cut at start: see TcpProxy.cutAfter. */
   cutAfterBytes?: number;
+  /** False: the server's end or close never reaches the client (a server or middlebox that leaves it open). Default true. */
+  passServerClose?: boolean;
 }
 
 export interface TcpProxy {
@@ -81,8 +83,8 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       // Every failure ends in 'close', which the pipes pass on to the other side.
       socket.on('error', () => {});
     }
-    delayedPipe(client, target, delayMs, up);
-    delayedPipe(target, client, delayMs, down);
+    delayedPipe(client, target, delayMs, up, true);
+    delayedPipe(target, client, delayMs, down, options.passServerClose ?? true);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -119,7 +121,7 @@ type Event = Buffer | 'end' | 'destroy';
  * One direction of a connection: what `from` sends (data, its end, or its abrupt close) reaches `to`
  * delayMs later, in order. One timed queue per direction, so chunks in flight do not wait for each other.
  */
-function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, meter: Meter): void {
+function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, meter: Meter, passClose: boolean): void {
   const queue: { at: number; event: Event }[] = [];
   let queuedBytes = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -162,10 +164,12 @@ function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, meter: M
   };
 
   from.on('data', (chunk: Buffer) => push(chunk));
-  from.on('end', () => push('end'));
-  from.on('close', () => {
-    if (!from.readableEnded || !from.writableFinished) push('destroy');
-  });
+  if (passClose) {
+    from.on('end', () => push('end'));
+    from.on('close', () => {
+      if (!from.readableEnded || !from.writableFinished) push('destroy');
+    });
+  }
   to.on('drain', () => {
     awaitingDrain = false;
     flush();

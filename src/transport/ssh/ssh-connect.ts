@@ -29,15 +29,21 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): Promise<SshConnection> {
   const hops = await Promise.all(target.proxyJump.map(options.resolveHop));
   const clients: ssh2.Client[] = [];
+  let tcp: Socket | undefined;
   const end = () => {
     for (const c of clients.reverse()) c.end();
+    // Closed once the disconnect is handed to the kernel, which still sends it: waiting for the server to
+    // close its side (ssh2's keepalive timer runs until then) would hold the process a round trip more.
+    if (tcp?.writableFinished) tcp.destroy();
+    else tcp?.once('finish', () => tcp?.destroy());
   };
   try {
     const first = hops[0] ?? target;
     let started = performance.now();
-    let sock: Duplex = await tcpConnect(first).catch((error: Error & { code?: string }) => {
+    tcp = await tcpConnect(first).catch((error: Error & { code?: string }) => {
       throw connectError(error, `${first.user}@${first.hostName}`, first, [], []);
     });
+    let sock: Duplex = tcp;
     let rttMs = performance.now() - started;
     for (const [i, hop] of hops.entries()) {
       const client = await openClient(hop, sock, options);
