@@ -38,8 +38,9 @@ export interface TransferBenchOptions {
  * Every method, every scenario, `rounds` times, all moving the same files through the same sshd. Within
  * a round the methods take turns, in an order that changes from round to round so that each runs right
  * after each other one equally often (turnOrder): a run can slow the one after it (here rsync right after
- * an ollama-push run took 2.4-2.6 s, after an rsync run 1.9-2.1 s), which must not always be the same one. Each run writes into a fresh empty dir, checked and removed right
- * after it. A failing run is recorded and the others go on.
+ * an ollama-push run took 2.4-2.6 s, after an rsync run 1.9-2.1 s), which must not always be the same one.
+ * Each run writes into a fresh empty dir, checked and removed right after it. A failing run is recorded
+ * and the others go on.
  *
  * No `sync` or cache dropping: the source was just written and stays in the page cache for every run (for sizes
  * well below RAM), and no method fsyncs, so each finishes when its bytes are in the destination's
@@ -77,7 +78,6 @@ export async function measureTransfers(options: TransferBenchOptions): Promise<T
   }
   return [...results.values()];
 }
-
 
 /** The large blob is in dest/blobs with its size. */
 export function largeBlobArrived(store: BenchStore) {
