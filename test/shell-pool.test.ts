@@ -131,6 +131,37 @@ describe('ShellPool (the destination shells programs run in)', () => {
     await transport.close();
   });
 
+  it('lets idle shells go at the end: waits for one that may still be starting, not for one that has run a program', async () => {
+    // Each shell's end is known 300 ms after it exits, as a channel's close comes a round trip later.
+    const inner = new LocalShellTransport();
+    let ended = 0;
+    const transport: Transport = {
+      label: inner.label,
+      maxParallel: inner.maxParallel,
+      run: async (text: string, options?: RunOptions) => {
+        const result = await inner.run(text, options);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        ended++;
+        return result;
+      },
+      close: () => inner.close(),
+    };
+    const used = new ShellPool(transport, command);
+    const shell = await used.take(true);
+    await shell.runInTurn('set --\ntrue', {}, 0);
+    used.giveBack(shell);
+    await used.release();
+    expect(ended).toBe(0);
+    await shell.ending;
+    expect(ended).toBe(1);
+
+    const unused = new ShellPool(transport, command);
+    await unused.startAhead();
+    await unused.release();
+    expect(ended).toBe(2);
+    await transport.close();
+  });
+
   it('fails a program waiting for a shell that cannot start, with the transport\'s error', async () => {
     const inner = new LocalShellTransport();
     await inner.close();

@@ -261,12 +261,16 @@ describe('KubectlExecTransport (through the stand-in kubectl)', () => {
 });
 
 describe('tracingTransport (--verbose)', () => {
-  it('shows a run by its label (else its first line), its status, and why it has none', async () => {
+  it('shows a run by its label (else its first line), its status, why it has none, and one cut off by closing', async () => {
     const lines: string[] = [];
     const transport = tracingTransport(new LocalShellTransport(), (line) => lines.push(line));
     await transport.run('echo warn >&2; exit 2', { label: 'probe /srv/ollama 0' });
     await transport.run('true\n# more lines of a script');
     await transport.run('kill -9 $$').catch(() => {});
+    const cutOff = transport.run('sleep 30', { label: 'warm shell, let go' }).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await transport.close();
+    await cutOff;
     expect(lines).toEqual([
       '[1] run probe /srv/ollama 0',
       expect.stringMatching(/^\[1\] exit 2 after \d+ ms: warn$/),
@@ -274,8 +278,9 @@ describe('tracingTransport (--verbose)', () => {
       expect.stringMatching(/^\[2\] exit 0 after \d+ ms$/),
       '[3] run kill -9 $$',
       expect.stringMatching(/^\[3\] failed after \d+ ms: lost the connection to this machine: sh was killed by SIGKILL$/),
+      '[4] run warm shell, let go',
+      expect.stringMatching(/^\[4\] closed with the connection after \d+ ms$/),
     ]);
-    await transport.close();
   });
 });
 

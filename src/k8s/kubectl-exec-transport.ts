@@ -1,6 +1,6 @@
 import { PushError, usageError } from '../errors.js';
 import { readExitStatus, reportingExitStatus } from '../transport/exit-status.js';
-import { closedError } from '../transport/run-child.js';
+import { ClosedError } from '../transport/run-child.js';
 import { ConnectionLostError, lastLine, type RunOptions, type RunResult, type Transport } from '../transport/transport.js';
 import type { Kubectl } from './kubectl.js';
 
@@ -67,14 +67,14 @@ export class KubectlExecTransport implements Transport {
 
   async run(command: string, options: RunOptions = {}): Promise<RunResult> {
     const { namespace, pod, container } = this.target;
-    if (this.closing.signal.aborted) throw closedError(this.label);
+    if (this.closing.signal.aborted) throw new ClosedError(this.label);
     const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     const words = ['exec', '-i', '-c', container, '-n', namespace, pod, '--', 'sh', '-c', reportingExitStatus(command)];
     const exit = await this.kubectl.run(words, { ...options, signal }).catch((error: unknown) => {
-      if (this.closing.signal.aborted) throw closedError(this.label);
+      if (this.closing.signal.aborted) throw new ClosedError(this.label);
       throw error;
     });
-    if (this.closing.signal.aborted) throw closedError(this.label);
+    if (this.closing.signal.aborted) throw new ClosedError(this.label);
     const status = readExitStatus(exit.stderr);
     if (!status) {
       const why = lastLine(exit.stderr) || (exit.code === null ? `kubectl was killed by ${exit.signal}` : `kubectl exited ${exit.code}: the exec stream ended before the command did`);

@@ -3,7 +3,7 @@ import { WarmShell } from './warm-shell.js';
 
 /** Idle shells kept for the next program; more would only hold channels. */
 const IDLE_MAX = 1;
-/** How long closing waits for the idle shells it let go to exit (a round trip, unless the link is gone). */
+/** How long closing waits for the shells it let go that may still be starting (a round trip, unless the link is gone). */
 const RELEASE_WAIT_MS = 2000;
 
 interface Waiter {
@@ -79,17 +79,22 @@ export class ShellPool {
   }
 
   /**
-   * Lets every idle shell go (at the end of a run); resolves once they have exited (at most after
-   * RELEASE_WAIT_MS), so that closing the connection does not cut them off.
+   * Lets every idle shell go (at the end of a run). Resolves once those that never ran a program have
+   * exited (at most after RELEASE_WAIT_MS): their login shell may still be starting, and closing the
+   * connection would cut it off midway (and its CPU off the bench's count). One that ran a program has
+   * started and waits on its stdin, whose end it reads at once: waiting for its exit would only keep
+   * the run a round trip longer.
    */
   async release(): Promise<void> {
     this.keepWarm = false;
     this.released = true;
     const shells = this.idle.splice(0);
     for (const shell of shells) shell.release();
+    const starting = shells.filter((shell) => !shell.startupDone);
+    if (starting.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT_MS)));
-    await Promise.race([Promise.allSettled(shells.map((shell) => shell.ending)), late]);
+    await Promise.race([Promise.allSettled(starting.map((shell) => shell.ending)), late]);
     clearTimeout(timer);
   }
 

@@ -71,6 +71,7 @@ export class WarmShell {
   private settled = false;
   private started = false;
   private letGo = false;
+  private answered = false;
   private readonly onStarted: Array<() => void> = [];
 
   /** `command` runs WARM_SHELL (under sudo where the programs do). */
@@ -102,6 +103,11 @@ export class WarmShell {
   /** Whether it can still take a program (it has not ended, say with its connection). */
   get usable(): boolean {
     return !this.settled;
+  }
+
+  /** Whether it has run a program in turn and come back: its login shell's start-up is over. */
+  get startupDone(): boolean {
+    return this.answered;
   }
 
   /** Calls `callback` once its command has started on the destination (at once when it has). */
@@ -214,6 +220,7 @@ export class WarmShell {
     if (end < 0 || err < 0) return;
     const code = Number(run.stdout.subarray(out + run.mark.length + 1, end).toString());
     this.framed = undefined;
+    this.answered = true;
     run.resolve({ code, stdout: run.stdout.subarray(0, out), stderr: run.stderr.subarray(0, err) });
   }
 

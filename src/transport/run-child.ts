@@ -22,15 +22,15 @@ export class ChildGroup {
 
   /**
    * Starts a child through `start` and runs it to its end; refuses once the group is closed, and
-   * rejects with closedError when it is closed while the child runs.
+   * rejects with a ClosedError when it is closed while the child runs.
    */
   async run(start: () => ChildProcessWithoutNullStreams, options: RunOptions): Promise<ChildExit> {
-    if (this.closed) throw closedError(this.label);
+    if (this.closed) throw new ClosedError(this.label);
     const child = start();
     this.running.add(child);
     try {
       const exit = await runChild(child, options);
-      if (this.closed) throw closedError(this.label);
+      if (this.closed) throw new ClosedError(this.label);
       return exit;
     } finally {
       this.running.delete(child);
@@ -43,9 +43,13 @@ export class ChildGroup {
   }
 }
 
-export function closedError(label: string): PushError {
-  return new PushError(`the connection to ${label} was closed`, { side: 'transport' });
+/** A command cut off because its transport was closed (at the end of a run, or by Ctrl-C). */
+export class ClosedError extends PushError {
+  constructor(label: string) {
+    super(`the connection to ${label} was closed`, { side: 'transport' });
+  }
 }
+
 
 /**
  * Options for spawning the local `sh`: in a process group of its own, so that stopping it stops what it

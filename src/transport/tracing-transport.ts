@@ -1,3 +1,4 @@
+import { ClosedError } from './run-child.js';
 import { labelOf, lastLine, PROGRAM_DONE_MARK, type RunOptions, type RunResult, type Transport } from './transport.js';
 
 const MAX_TRACE = 160;
@@ -19,6 +20,11 @@ export function tracingTransport(inner: Transport, log: (line: string) => void):
       return `after ${Math.round(performance.now() - started)} ms${last === label ? '' : ` (${shorten(last ?? '')})`}`;
     };
     return (outcome: RunResult | Error) => {
+      // A shell let go at the end of a run is not waited for: closing the connection ends it.
+      if (outcome instanceof ClosedError) {
+        log(`[${id}] closed with the connection ${elapsed()}`);
+        return;
+      }
       if (outcome instanceof Error) {
         log(`[${id}] failed ${elapsed()}: ${outcome.message}`);
         return;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { ClientChannel } from 'ssh2';
-import { closedError } from '../run-child.js';
+import { ClosedError } from '../run-child.js';
 import { shellCommand } from '../shell-quote.js';
 import { ConnectionLostError, lastLine, type RunOptions, type RunResult, type Transport } from '../transport.js';
 import { type ConnectOptions, connectSsh, type SshConnection } from './ssh-connect.js';
@@ -52,7 +52,7 @@ export class SshTransport implements Transport {
 
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
     return this.channels(async () => {
-      if (this.closed) throw closedError(this.label);
+      if (this.closed) throw new ClosedError(this.label);
       const connecting = this.connected();
       const result = await this.exec(await connecting, command, options, (reason) => this.drop(connecting, reason));
       this.reached = true;
@@ -145,7 +145,7 @@ export class SshTransport implements Transport {
           if (inputError) reject(inputError);
           else if (options.signal?.aborted) reject(options.signal.reason);
           else if (code !== undefined) resolve({ code, stdout: Buffer.concat(stdout), stderr: errors });
-          else if (this.closed) reject(closedError(this.label));
+          else if (this.closed) reject(new ClosedError(this.label));
           // Cut off with the rest of a connection dropped for another command's stall: that is why.
           else if (this.dropped.has(connection)) reject(this.dropped.get(connection));
           else if (killedBy !== undefined) reject(lost(`the command was killed by ${/^SIG/.test(killedBy) ? killedBy : `SIG${killedBy}`}`));
