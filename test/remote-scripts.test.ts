@@ -1,15 +1,26 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PROGRAM_NAMES, type ProgramName, program, programFile } from '../src/remote/programs.js';
 import { tempDir } from './harness/cli.js';
+import { waitFor } from './harness/wait.js';
 
 /** Runs one destination program alone, as the client would, against a temp store. */
 function run(name: ProgramName, args: readonly string[], input: string | Buffer = '') {
   const result = spawnSync('sh', ['-c', program(name), 'ollama-push', ...args], { input });
   return { code: result.status, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+/** Whether a process runs (a zombie does not: it waits only for its parent to reap it). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -135,6 +146,28 @@ describe('the destination programs alone, against a temp store', () => {
     const result = run('range-writer', [store, 'models', 'host 2 me', '2'], request);
     expect(result.stdout.trim(), result.stderr).toBe('short');
     expect(readdirSync(blob).filter((f) => f.startsWith('done.')).sort()).toEqual([`done.0-${MiB}`, `done.${2 * MiB}-${4 * MiB}`]);
+  });
+
+  it('range-writer: the heartbeat of a range\'s lock ends with the range and leaves no sleep behind', async () => {
+    // A sleep that notes its pid: the heartbeat's nap is known to have started before the range ends.
+    const bin = join(dir.path, 'bin');
+    mkdirSync(bin);
+    const naps = join(dir.path, 'naps');
+    const sleep = spawnSync('sh', ['-c', 'command -v sleep']).stdout.toString().trim();
+    writeFileSync(join(bin, 'sleep'), `#!/bin/sh\necho $$ >> '${naps}'\nexec ${sleep} "$@"\n`, { mode: 0o755 });
+    const writer = spawn('sh', ['-c', program('range-writer'), 'ollama-push', store, 'models', 'host 2 me', '2'], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    let answer = '';
+    writer.stdout.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    const exited = new Promise((resolve) => writer.on('close', resolve));
+    writer.stdin.write(`${hex} ${data.length} 0 ${data.length}\n`);
+    await waitFor('the heartbeat to sleep', () => existsSync(naps));
+    writer.stdin.end(Buffer.concat([data, Buffer.from('OPUSHEND\n')]));
+    await exited;
+    expect(answer).toBe('written\n');
+    const pids = readFileSync(naps, 'utf8').split('\n').filter(Boolean).map(Number);
+    await waitFor(`the heartbeat's sleep (pid ${pids.join(', ')}) to end`, () => pids.every((pid) => !alive(pid)), 5000);
   });
 
   // A dd that fills blocks but cannot count bytes (FreeBSD's, recent macOS'), and a head that must not be

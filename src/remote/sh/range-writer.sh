@@ -22,8 +22,8 @@ while read -r h size start len dead; do
   fi
   take_lock "$h" || { take_bytes $((len + 9)) > /dev/null; continue; }
   # The lock's heartbeat while a long range arrives (a slow link, --bwlimit): others take it after $stale minutes.
-  # It runs from / so that a sleep left behind never holds the store's filesystem busy.
-  (lock=$PWD/sha256-$h.lock; cd / && while kill -0 $$ 2>/dev/null; do touch -c "$lock"; sleep 20; done) </dev/null >/dev/null 2>&1 &
+  # It runs from /, so that it never holds the store's filesystem busy, and ends its sleep when killed.
+  (lock=$PWD/sha256-$h.lock; nap=; trap 'kill $nap 2>/dev/null; exit 0' TERM; cd / && while kill -0 $$ 2>/dev/null; do touch -c "$lock"; sleep 20 & nap=$!; wait $nap; nap=; done) </dev/null >/dev/null 2>&1 &
   beat=$!
   d=sha256-$h
   (enter_blob_staging "$h") || { kill $beat; exit 1; }
