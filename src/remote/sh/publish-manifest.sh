@@ -53,11 +53,15 @@ root=$PWD
 name=$tag
 attempt=1
 while :; do
+  # Below a directory made just now there is no name in another case to reuse: no listing to read.
+  made=
   for part in manifests "$4" "$5" "$6"; do
-    enter_dir "$(existing_name "$part")" create
+    [ -n "$made" ] || part=$(existing_name "$part")
+    [ -e "$part" ] || [ -L "$part" ] || made=1
+    enter_dir "$part" create
     [ -z "$co" ] || chown -h "$co" . || exit 1
   done
-  tag=$(existing_name "$name")
+  if [ -n "$made" ]; then tag=$name; else tag=$(existing_name "$name"); fi
   if [ -f "$tag" ] && [ ! -L "$tag" ] && cmp -s "$st/$manifest" "$tag"; then echo unchanged; exit 0; fi
   if err=$(mv_nofollow "$st/$manifest" "$tag" 2>&1); then break; else status=$?; fi
   # An rm of the model's last tag removes the directories it leaves empty, as Ollama does: one removed
