@@ -264,6 +264,19 @@ Host via-proxy
     expect((await checkOllamaStore(remote)).models).toHaveLength(1);
   });
 
+  it('retries a reconnect that is refused for a while (the host\'s sshd restarting), and resumes in the same run', async () => {
+    const start = proxy.bytesUp;
+    const run = startCli([...args(), '--bwlimit', '16M'], { env: sshd.env });
+    await waitFor('8 MiB sent', async () => proxy.bytesUp - start >= 8 * MiB);
+    proxy.refuseFor(2500);
+    proxy.cutNow();
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/connection problem \(connection refused by 127\.0\.0\.1:\d+ on reconnecting; is its sshd restarting\?\); retry 2 in /);
+    expect((await checkOllamaStore(remote)).problems).toEqual([]);
+    expect((await checkOllamaStore(remote)).models).toHaveLength(1);
+  });
+
   it('leaves a valid store after kill -9 inside its ranges, and the next run sends about the missing bytes', async () => {
     // Two ranges of 24 MiB, killed when about 7 MiB of each have crossed: what landed is kept though no range ended.
     const start = proxy.bytesUp;

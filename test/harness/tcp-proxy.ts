@@ -29,6 +29,11 @@ export interface TcpProxy {
   cutAfter(bytes: number | undefined): void;
   /** Destroys every open connection, both sides. */
   cutNow(): void;
+  /**
+   * Stops listening for `ms` (a connection is then refused, as by a host whose sshd restarts), then
+   * listens on the same port again. Open connections are left alone.
+   */
+  refuseFor(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -91,9 +96,11 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
     server.listen(0, '127.0.0.1', resolve);
   });
   cutRoom = options.cutAfterBytes;
+  const { port } = server.address() as net.AddressInfo;
+  let relisten: NodeJS.Timeout | undefined;
 
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
     get bytesUp() {
       return bytesUp;
     },
@@ -107,7 +114,14 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
       cutRoom = bytes;
     },
     cutNow,
+    refuseFor(ms) {
+      server.close();
+      clearTimeout(relisten);
+      relisten = setTimeout(() => server.listen(port, '127.0.0.1'), ms);
+    },
     close() {
+      clearTimeout(relisten);
+      // Not listening (refusing): close() answers at once with an error, which is as good.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       cutNow();
       return closed;

@@ -25,8 +25,12 @@ export interface SshConnection {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 
-/** Connects to the target through its ProxyJump hops, each hop with its own host-key check. */
-export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): Promise<SshConnection> {
+/**
+ * Connects to the target through its ProxyJump hops, each hop with its own host-key check. On a
+ * `reconnect` (the connection was up earlier in this run), a refused or unreachable host is worth a
+ * retry: its sshd restarting, the machine rebooting.
+ */
+export async function connectSsh(target: ResolvedSsh, options: ConnectOptions, reconnect = false): Promise<SshConnection> {
   const hops = await Promise.all(target.proxyJump.map(options.resolveHop));
   const clients: ssh2.Client[] = [];
   let tcp: Socket | undefined;
@@ -41,7 +45,7 @@ export async function connectSsh(target: ResolvedSsh, options: ConnectOptions): 
     const first = hops[0] ?? target;
     let started = performance.now();
     tcp = await tcpConnect(first).catch((error: Error & { code?: string }) => {
-      throw connectError(error, `${first.user}@${first.hostName}`, first, [], []);
+      throw connectError(error, `${first.user}@${first.hostName}`, first, [], [], reconnect);
     });
     let sock: Duplex = tcp;
     let rttMs = performance.now() - started;
@@ -124,7 +128,14 @@ async function openClient(target: ResolvedSsh, sock: Duplex, options: ConnectOpt
   });
 }
 
-function connectError(error: Error & { level?: string; code?: string }, who: string, target: ResolvedSsh, tried: string[], skipped: string[]): PushError {
+function connectError(
+  error: Error & { level?: string; code?: string },
+  who: string,
+  target: ResolvedSsh,
+  tried: string[],
+  skipped: string[],
+  reconnect = false,
+): PushError {
   const side = 'transport' as const;
   if (error.level === 'client-authentication' && tried.length === 0) {
     const why = skipped.length ? ` (${skipped.join('; ')})` : '';
@@ -143,8 +154,12 @@ function connectError(error: Error & { level?: string; code?: string }, who: str
   if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
     return new PushError(`cannot resolve host ${target.hostName} (from --host ${target.alias}); check the name or add it to ~/.ssh/config`, { side, cause: error });
   }
+  if (error.code === 'ECONNREFUSED' && reconnect) {
+    return new PushError(`connection refused by ${target.hostName}:${target.port} on reconnecting; is its sshd restarting?`, { side, retryable: true, cause: error });
+  }
   if (error.code === 'ECONNREFUSED') {
     return new PushError(`connection refused by ${target.hostName}:${target.port}; is sshd running there, on that port (-p)?`, { side, cause: error });
   }
-  return new PushError(`cannot connect to ${who}: ${error.message}`, { side, retryable: error.code === 'ECONNRESET', cause: error });
+  const unreachable = error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH';
+  return new PushError(`cannot connect to ${who}: ${error.message}`, { side, retryable: error.code === 'ECONNRESET' || (reconnect && unreachable), cause: error });
 }

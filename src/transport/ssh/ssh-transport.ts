@@ -28,6 +28,8 @@ export class SshTransport implements Transport {
   private closed = false;
   /** Whether a command has run to its exit status here (see ConnectionLostError.reached). */
   private reached = false;
+  /** Whether a connection came up: a later one is a reconnect (see connectSsh). */
+  private connectedOnce = false;
 
   constructor(
     private readonly target: ResolvedSsh,
@@ -69,13 +71,16 @@ export class SshTransport implements Transport {
 
   private connected(): Promise<SshConnection> {
     if (!this.connection) {
-      const connecting = connectSsh(this.target, this.options);
+      const connecting = connectSsh(this.target, this.options, this.connectedOnce);
       this.connection = connecting;
       // Once it is gone (or never came), the next run connects again.
       const forget = () => {
         if (this.connection === connecting) this.connection = undefined;
       };
-      connecting.then(({ client }) => client.once('close', forget), forget);
+      connecting.then(({ client }) => {
+        this.connectedOnce = true;
+        client.once('close', forget);
+      }, forget);
     }
     return this.connection;
   }
