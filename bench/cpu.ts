@@ -49,8 +49,8 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
  * CPU seconds a daemon and every process it started have used, once they have exited: its own time plus
  * that of the children it waited for (sshd waits for each connection's process, which waits for the
  * session's shell, which waits for its commands). Read it when no connection is left (waitForNoChildren).
- * A process that outlives its parent (reparented to init) is not counted: nothing the bench runs does
- * much work that way.
+ * A process that outlives its parent (reparented to init) is not counted (cpu-account.ts counts in a
+ * cgroup where it can).
  */
 export async function treeCpuSeconds(pid: number): Promise<number> {
   const stat = await procStat(pid);

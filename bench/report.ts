@@ -96,6 +96,8 @@ export interface BenchReport {
   readonly loadAverageAtEnd: number;
   readonly settings: Omit<BenchOptions, 'outDir'>;
   readonly loginShell: LoginShell;
+  /** How "dest cpu" is counted (SshSite.destCpuMethod). */
+  readonly destCpuMethod: string;
   readonly tensorStore: TensorShape | null;
   /** What each method runs. */
   readonly commands: Readonly<Record<MethodName, string>>;
@@ -292,6 +294,7 @@ export function formatReport(report: BenchReport): string {
     `login shell: the -slowrc scenarios' ~/.bashrc costs ${loginShell.targetSeconds} s of CPU (a loop of ${loopSteps(loginShell)} steps, calibrated before each run); ` +
       `ssh <host> true takes ${loginShell.sshTrueSeconds.slowRc.toFixed(2)} s with it, ${loginShell.sshTrueSeconds.emptyHome.toFixed(2)} s with the empty HOME`,
     'cpu: "machine" is /proc/stat (every process, the proxy and other users of the machine included), "client" the command and its children, "dest" sshd and all it ran',
+    `dest cpu counted in ${report.destCpuMethod}`,
   ];
   const blobRows = report.transfers.filter((r) => r.payload === 'blob');
   if (blobRows.length) lines.push('', transferTable(blobRows));

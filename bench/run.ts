@@ -148,6 +148,7 @@ async function runBench(options: BenchOptions): Promise<void> {
     loadAverageAtEnd: Math.round(os.loadavg()[0] * 100) / 100,
     settings,
     loginShell: site.loginShell,
+    destCpuMethod: site.destCpuMethod,
     tensorStore: tensor
       ? { blobCount: tensor.blobCount, blobBytes: tensor.blobBytes, medianBlobBytes: tensor.medianBlobBytes, blobsOver1MiB: tensor.blobsOver1MiB }
       : null,

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { startSshd, type TestSshd } from '../test/harness/sshd.js';
 import { startTcpProxy, type TcpProxy } from '../test/harness/tcp-proxy.js';
-import { treeCpuSeconds, waitForNoChildren } from './cpu.js';
+import { type CpuAccount, cpuAccount } from './cpu-account.js';
 import { slowBashrc } from './login-shell.js';
 import { runTimed } from './processes.js';
 import { median, round3 } from './stats.js';
@@ -57,16 +57,18 @@ export interface SshSite {
   /** Options that make OpenSSH's ssh, scp (and rsync's ssh) use that config, key and known_hosts. */
   readonly opensshArgs: readonly string[];
   readonly loginShell: LoginShell;
+  /** How the destination's CPU is counted (CpuAccount.method), the same for both sshds. */
+  readonly destCpuMethod: string;
   scenario(name: ScenarioName): Scenario;
   /** Calibrates the slow ~/.bashrc again for a scenario that uses it (this machine's speed changes), else nothing. */
   calibrateShell(scenario: Scenario): Promise<void>;
-  /** Waits until the scenario's sshd has no connection left, then marks its log, its CPU and its proxy's counter. */
+  /** Waits until the scenario's sshd has no session or process of one left, then marks its log, its CPU and its proxy's counter. */
   mark(scenario: Scenario): Promise<SiteMark>;
   /** Connections and exec channels the scenario's sshd logged since the mark. */
   activitySince(scenario: Scenario, mark: SiteMark): Promise<SshActivity>;
   /**
    * CPU seconds the scenario's sshd and everything it ran (sessions, shells, their commands) used since the
-   * mark: the destination's share. Waits for the connections to end first (they are counted once reaped).
+   * mark: the destination's share. Waits for the sessions and their processes to end first.
    */
   destCpuSince(scenario: Scenario, mark: SiteMark): Promise<number>;
   /** Bytes the client sent through the scenario's proxy since the mark (0 for a loopback scenario). */
@@ -85,6 +87,7 @@ interface Destination {
   readonly sshd: TestSshd;
   readonly proxy: TcpProxy;
   readonly pid: number;
+  readonly cpu: CpuAccount;
 }
 
 /**
@@ -113,6 +116,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
         await sleep(500);
         await rm(d.sshd.dir, { recursive: true, force: true }).catch(() => errors.push(error));
       });
+      await d.cpu.remove();
     }
     if (errors.length) throw errors[0];
   };
@@ -123,7 +127,8 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
         await sshd.stop();
         throw error;
       });
-      const d = { sshd, proxy, pid: Number((await readFile(join(sshd.dir, 'sshd.pid'), 'utf8')).trim()) };
+      const pid = Number((await readFile(join(sshd.dir, 'sshd.pid'), 'utf8')).trim());
+      const d = { sshd, proxy, pid, cpu: await cpuAccount(pid) };
       started.push(d);
       return d;
     };
@@ -153,7 +158,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
     ];
     const of = (scenario: Scenario) => (scenario.slowShell ? slow : empty);
     const quiet = async (d: Destination) => {
-      if (!(await waitForNoChildren(d.pid, QUIET_TIMEOUT_MS))) throw new Error(`sshd ${d.pid} still has connections ${QUIET_TIMEOUT_MS} ms after a run`);
+      if (!(await d.cpu.quiet(QUIET_TIMEOUT_MS))) throw new Error(`sshd ${d.pid} still has sessions or their processes ${QUIET_TIMEOUT_MS} ms after a run`);
     };
     const sshTrue = async (alias: string) => {
       const runs: number[] = [];
@@ -173,6 +178,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
         const range = [Math.min(...slowRc.counts), Math.max(...slowRc.counts)] as const;
         return { targetSeconds: rcSeconds, loopCount, loopCountRange: range, calibrations: slowRc.counts.length, sshTrueSeconds };
       },
+      destCpuMethod: empty.cpu.method,
       scenario: (name) => scenarios.find((s) => s.name === name)!,
       calibrateShell: async (scenario) => {
         if (scenario.slowShell) await slowRc.calibrate();
@@ -180,7 +186,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
       mark: async (scenario) => {
         const d = of(scenario);
         await quiet(d);
-        return { logSize: (await stat(d.sshd.logPath)).size, destCpu: await treeCpuSeconds(d.pid), proxyBytesUp: d.proxy.bytesUp };
+        return { logSize: (await stat(d.sshd.logPath)).size, destCpu: await d.cpu.seconds(), proxyBytesUp: d.proxy.bytesUp };
       },
       activitySince: async (scenario, mark) => {
         const log = (await readFile(of(scenario).sshd.logPath)).subarray(mark.logSize).toString('utf8');
@@ -189,7 +195,7 @@ export async function startSshSite(delayMs: number, work: string, rcSeconds: num
       destCpuSince: async (scenario, mark) => {
         const d = of(scenario);
         await quiet(d);
-        return (await treeCpuSeconds(d.pid)) - mark.destCpu;
+        return (await d.cpu.seconds()) - mark.destCpu;
       },
       proxyBytesUpSince: (scenario, mark) => (scenario.delayed ? of(scenario).proxy.bytesUp - mark.proxyBytesUp : 0),
       proxyBytesUp: (scenario) => (scenario.delayed ? of(scenario).proxy.bytesUp : 0),
