@@ -50,7 +50,6 @@ export class ClosedError extends PushError {
   }
 }
 
-
 /**
  * Options for spawning the local `sh`: in a process group of its own, so that stopping it stops what it
  * started too (a script's subshells, `sleep`, `dd`), which would otherwise keep its output open and the
