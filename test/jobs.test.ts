@@ -25,14 +25,24 @@ describe('ranges evened out over the channels', () => {
     expect(balancedRangeSize(mib * MiB, rangeMib * MiB, jobs)).toBe(expected * MiB);
   });
 
-  it('cuts a blob again at the even size, joining adjacent ranges first and keeping the staged gaps', () => {
+  it('cuts a blob again at the even size, joining adjacent ranges first and keeping the staged gaps, and tapers the last range', () => {
     const blob = planBlob({ digest: { hex: 'a'.repeat(64) }, size: 100 * MiB, mediaType: 'm' }, { publishedSize: undefined, stagedRanges: [{ start: 8 * MiB, end: 16 * MiB }] }, ['m'], 8 * MiB);
     const ranges = resplitRanges(blob, 30 * MiB).ranges.map((r) => [r.start / MiB, r.end / MiB]);
     expect(ranges).toEqual([
       [0, 8],
       [16, 46],
       [46, 76],
-      [76, 100],
+      [76, 88],
+      [88, 94],
+      [94, 100],
     ]);
+  });
+
+  it('tapers the last range of a 512 MiB blob to 32, 16, 8 and 8 MiB, and leaves a last range of 8 MiB or less whole', () => {
+    const plan = (size: number) => planBlob({ digest: { hex: 'b'.repeat(64) }, size, mediaType: 'm' }, undefined, ['m'], 64 * MiB);
+    const sizes = (size: number) => resplitRanges(plan(size), 64 * MiB).ranges.map((r) => (r.end - r.start) / MiB);
+    expect(sizes(512 * MiB)).toEqual([64, 64, 64, 64, 64, 64, 64, 32, 16, 8, 8]);
+    expect(sizes(8 * MiB)).toEqual([8]);
+    expect(sizes(70 * MiB)).toEqual([64, 6]);
   });
 });
