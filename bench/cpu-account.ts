@@ -1,7 +1,7 @@
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { treeCpuSeconds, waitForNoChildren } from './cpu.js';
+import { childrenOf, treeCpuSeconds } from './cpu.js';
 
 /** The CPU a daemon and everything it starts use, and whether its connections are done. */
 export interface CpuAccount {
@@ -29,7 +29,7 @@ function treeAccount(pid: number): CpuAccount {
   return {
     method: "sshd's process tree (a process that outlives its session is not counted: no writable cgroup here)",
     seconds: () => treeCpuSeconds(pid),
-    quiet: (timeoutMs) => waitForNoChildren(pid, timeoutMs),
+    quiet: (timeoutMs) => pollUntil(async () => (await childrenOf(pid)).length === 0, timeoutMs),
     remove: async () => {},
   };
 }
@@ -57,18 +57,21 @@ async function cgroupAccount(pid: number): Promise<CpuAccount> {
       if (!usage) throw new Error(`${dir}/cpu.stat has no usage_usec`);
       return Number(usage[1]) / 1e6;
     },
-    quiet: async (timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if ((await procs()).every((p) => p === pid)) return true;
-        if (Date.now() > deadline) return false;
-        await sleep(10);
-      }
-    },
+    quiet: (timeoutMs) => pollUntil(async () => (await procs()).every((p) => p === pid), timeoutMs),
     remove: async () => {
       // The daemon's last processes leave it as they are reaped.
       for (let i = 0; i < 100 && (await procs().catch(() => [])).length > 0; i++) await sleep(20);
       await rmdir(dir).catch(() => {});
     },
   };
+}
+
+/** Polls `check` every 10 ms until it holds (true) or `timeoutMs` has passed (false). */
+async function pollUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
 }

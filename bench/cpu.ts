@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ), almost always 100. */
 const TICKS = (() => {
@@ -48,7 +47,7 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
 /**
  * CPU seconds a daemon and every process it started have used, once they have exited: its own time plus
  * that of the children it waited for (sshd waits for each connection's process, which waits for the
- * session's shell, which waits for its commands). Read it when no connection is left (waitForNoChildren).
+ * session's shell, which waits for its commands). Read it when no connection is left.
  * A process that outlives its parent (reparented to init) is not counted (cpu-account.ts counts in a
  * cgroup where it can).
  */
@@ -74,16 +73,6 @@ export async function childrenOf(pid: number): Promise<number[]> {
     if (stat?.ppid === pid) found.push(Number(name));
   }
   return found;
-}
-
-/** Waits until `pid` has no children (every connection to a daemon has ended); false on timeout. */
-export async function waitForNoChildren(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await childrenOf(pid)).length === 0) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
 }
 
 /** CPU seconds this process (the bench, with its latency proxy) has used so far. */

@@ -91,7 +91,6 @@ export class ShellPool {
     const shells = this.idle.splice(0);
     for (const shell of shells) shell.release();
     const starting = shells.filter((shell) => !shell.startupDone);
-    if (starting.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT_MS)));
     await Promise.race([Promise.allSettled(starting.map((shell) => shell.ending)), late]);
