@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ describe.runIf(sshdAvailable())('SSH destinations, host keys and authentication'
 
   beforeAll(async () => {
     sshd = await startSshd({
+      // VERBOSE: sshd logs a key the client asks about before signing ("Postponed publickey").
+      extraSshdConfig: 'LogLevel VERBOSE\n',
       extraClientConfig: `
 Host via-jump
   HostName 127.0.0.1
@@ -141,6 +143,29 @@ Host via-jump
     } finally {
       await writeFile(knownHosts, saved);
     }
+  });
+
+  it('signs with each key file in its first request, without asking first whether the server takes the key', async () => {
+    const rsa = join(work.path, 'id_rsa');
+    const stranger = join(work.path, 'stranger');
+    await execFileAsync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsa]);
+    await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stranger]);
+    await appendFile(join(sshd.dir, 'authorized_keys'), await readFile(`${rsa}.pub`));
+    const loggedDuring = async (run: () => Promise<unknown>) => {
+      const from = (await stat(sshd.logPath)).size;
+      await run();
+      return (await readFile(sshd.logPath)).subarray(from).toString('utf8');
+    };
+    const log = await loggedDuring(async () => {
+      const result = await push(['--host', sshd.alias, '-i', stranger, '-i', rsa]);
+      expect(result.code, result.stderr).toBe(0);
+    });
+    expect(log).toMatch(/Failed publickey for \S+ from .* ED25519 /);
+    expect(log).toMatch(/Accepted publickey for \S+ from .* RSA /);
+    expect(log).not.toContain('Postponed publickey');
+    // The same log shows the question where a client asks it: OpenSSH's ssh.
+    const asked = await loggedDuring(() => execFileAsync('ssh', [...sshd.opensshArgs, sshd.alias, 'true'], { env: sshd.env }));
+    expect(asked).toContain('Postponed publickey');
   });
 
   it('says which methods it tried when authentication fails', async () => {

@@ -5,6 +5,7 @@ import { PushError } from '../../errors.js';
 import { planAuthentication } from './auth-methods.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import { hostKeyPolicy } from './host-key-policy.js';
+import { signKeyFilesAtOnce } from './sign-at-once.js';
 import type { ResolvedSsh } from './ssh-config.js';
 
 export interface ConnectOptions {
@@ -125,6 +126,7 @@ async function openClient(target: ResolvedSsh, sock: Duplex, options: ConnectOpt
       keepaliveInterval: target.serverAliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
     });
+    signKeyFilesAtOnce(client);
   });
 }
 
