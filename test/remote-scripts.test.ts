@@ -279,17 +279,24 @@ describe('the destination programs alone, against a temp store', () => {
     expect(path.pythonRuns()).toBe(python ? 1 : 0);
   });
 
-  it('hash-follow with python3 waits for the staged data the writer has not made yet', async () => {
+  it('hash-follow with python3 waits for the staged data the writer has not made yet, without a sleep process', async () => {
     const blob = randomBytes(2 * MiB);
     const ranges = [`0-${MiB}`, `${MiB}-${2 * MiB}`];
     mkdirSync(join(staging(), `sha256-${sha256(blob)}`), { recursive: true });
     const path = followerPath(true);
+    // A sleep that notes each run: python3 waits in its own process.
+    const naps = join(dir.path, 'naps');
+    const sleep = spawnSync('sh', ['-c', 'command -v sleep']).stdout.toString().trim();
+    writeFileSync(join(dir.path, 'bin', 'sleep'), `#!/bin/sh\necho "$@" >> '${naps}'\nexec ${sleep} "$@"\n`, { mode: 0o755 });
     const result = await follow(sha256(blob), blob.length, ranges, path.env, async () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
-      stage(blob, ranges);
+      stage(blob, ranges.slice(0, 1));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      writeFileSync(join(staging(), `sha256-${sha256(blob)}`, `done.${ranges[1]}`), '');
     });
     expect(result.stdout, result.stderr).toBe('stored');
     expect(path.pythonRuns()).toBe(1);
+    expect(existsSync(naps)).toBe(false);
   });
 
   it.each<[string, boolean]>([

@@ -22,33 +22,38 @@ client=$!
 exec 3<&-
 # Gives up after about two minutes without a new range too, and when the staged data it was reading goes
 # away (published by another run, or abandoned).
-nap=0.05; patience=2400
-sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
-seen=0
-# emit: each range in order, as a line `<start>-<end>`, as soon as its done marker appears.
-emit() {
-  for r in "$@"; do
-    waited=0
-    until [ -f "done.$r" ]; do
-      kill -0 "$client" 2>/dev/null && [ "$waited" -lt "$patience" ] || return 1
-      if [ -f data ]; then seen=1; elif [ "$seen" = 1 ]; then return 1; fi
-      sleep "$nap"
-      waited=$((waited + 1))
-    done
-    echo "$r"
-  done
-}
 # python3's hashlib reads the staged file itself: dd into a pipe to the hasher cost about 0.4 s more CPU
 # per 512 MiB. Not on macOS, where python3 may be the stub that asks to install the developer tools.
-# It opens the file once the first range is done (the writer makes it), and writes an empty line on
-# stderr after every 64 MiB, as read_range does.
 python=
 case $(uname -s) in Darwin) ;; *) command -v python3 >/dev/null 2>&1 && python=1 ;; esac
+# python3 also waits for each range's done marker itself, looking every 5 ms: sh would run a sleep for
+# each look, and the last range's hash would wait for up to a nap more. It opens the file once the first
+# range is done (the writer makes it), and writes an empty line on stderr after every 64 MiB, as
+# read_range does.
 hash_ranges_py='
-import hashlib, sys
-sha, unit, done, data = hashlib.sha256(), 1 << 20, 0, None
+import hashlib, os, sys, time
+client, sha, unit, done, data, seen = int(sys.argv[1]), hashlib.sha256(), 1 << 20, 0, None, False
+def landed(r):
+    global seen
+    deadline = time.monotonic() + 120
+    while not os.path.isfile("done." + r):
+        try:
+            os.kill(client, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        if os.path.isfile("data"):
+            seen = True
+        elif seen or time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 for line in sys.stdin:
-    start, end = (int(n) for n in line.split("-"))
+    r = line.strip()
+    if not landed(r):
+        break
+    start, end = (int(n) for n in r.split("-"))
     data = data or open("data", "rb", buffering=0)
     data.seek(start)
     while start < end:
@@ -63,18 +68,38 @@ for line in sys.stdin:
             sys.stderr.flush()
 print(sha.hexdigest())
 '
+if [ -z "$python" ]; then
+  nap=0.05; patience=2400; seen=0
+  sleep "$nap" 2>/dev/null || { nap=1; patience=120; }
+fi
+# ranges: each range in order, as a line `<start>-<end>`: at once for python3, which waits for them;
+# otherwise each as soon as its done marker appears.
+ranges() {
+  [ -z "$python" ] || { printf '%s\n' "$@"; return; }
+  for r in "$@"; do
+    waited=0
+    until [ -f "done.$r" ]; do
+      kill -0 "$client" 2>/dev/null && [ "$waited" -lt "$patience" ] || return 1
+      if [ -f data ]; then seen=1; elif [ "$seen" = 1 ]; then return 1; fi
+      sleep "$nap"
+      waited=$((waited + 1))
+    done
+    echo "$r"
+  done
+}
 # hash_ranges: the sha256 of the staged data over the ranges read from stdin, in order.
 hash_ranges() {
   if [ -n "$python" ]; then
-    python3 -E -s -c "$hash_ranges_py"
+    python3 -E -s -c "$hash_ranges_py" "$client"
   else
     while read -r r; do read_range data "${r%-*}" "${r#*-}"; done | sha256_of
   fi
 }
 # The main shell waits for this pipeline, not for a command substitution: waiting, it reaps the watcher
-# when that ends, so `kill -0` in emit sees the client gone (a zombie would still answer it).
+# when that ends, so `kill -0` in ranges (or python3's os.kill) sees the client gone (a zombie would still
+# answer it).
 status=0
-emit "$@" | {
+ranges "$@" | {
   sum=$(hash_ranges)
   if [ "$sum" = "$h" ] && [ "$(wc -c < data | tr -d ' ')" = "$size" ] && cd -P .. && take_lock "$h" >/dev/null; then
     keep_verified "$h"
