@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PROGRAM_NAMES, type ProgramName, program, programFile } from '../src/remote/programs.js';
@@ -54,6 +54,35 @@ describe('sha256_of, the one sha256 the destination programs use', () => {
     const result = spawnSync('sh', ['-c', `${lib}\nhasher=none\nsha256_of`], { input: 'x' });
     expect(result.status).toBe(1);
     expect(result.stderr.toString()).toMatch(/no sha256 tool/);
+  });
+});
+
+describe('enter_staging, the way into .ollama-push', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeEach(async () => (dir = await tempDir()));
+  afterEach(() => dir.remove());
+
+  it.each<[string, number, string]>([
+    ['made private when new', -1, '700'],
+    ['left as it is when private', 0o700, '700'],
+    ['made private when others may read it', 0o755, '700'],
+    ['refused when its group may write it', 0o770, 'unsafe'],
+    ['refused when others may write it', 0o703, 'unsafe'],
+  ])('%s', (_what, mode, outcome) => {
+    const staging = join(dir.path, '.ollama-push');
+    if (mode >= 0) {
+      mkdirSync(staging);
+      chmodSync(staging, mode);
+    }
+    const lib = readFileSync(programFile('lib'), 'utf8');
+    const result = spawnSync('sh', ['-c', `${lib}\ncd "$1" && enter_staging && pwd`, 'sh', dir.path]);
+    if (outcome === 'unsafe') {
+      expect(result.status).toBe(3);
+      expect(result.stderr.toString()).toMatch(/is writable by other users/);
+    } else {
+      expect(result.stdout.toString().trim(), result.stderr.toString()).toBe(staging);
+      expect((statSync(staging).mode & 0o777).toString(8)).toBe(outcome);
+    }
   });
 });
 

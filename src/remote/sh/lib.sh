@@ -61,10 +61,12 @@ enter_staging() {
   [ -e .ollama-push ] || [ -L .ollama-push ] || mkdir -m 700 .ollama-push 2>/dev/null || true
   enter_dir .ollama-push create
   [ -O . ] || unsafe "$PWD belongs to another user: remove it (it holds only unfinished uploads) or push as its owner"
-  case $(LC_ALL=C ls -ldn . | cut -c5-10) in
-    *w*) unsafe "$PWD is writable by other users, so what it holds cannot be trusted: remove it (it holds only unfinished uploads)" ;;
+  # The mode, from the start of ls's line: the group's and others' w are its 6th and 9th characters.
+  case $(LC_ALL=C ls -ldn .) in
+    ?????w* | ????????w*) unsafe "$PWD is writable by other users, so what it holds cannot be trusted: remove it (it holds only unfinished uploads)" ;;
+    drwx------*) ;;
+    *) chmod 700 . || exit 1 ;;
   esac
-  chmod 700 . || exit 1
 }
 
 # is_published FILE SIZE: FILE is a regular file of SIZE bytes. Anything but a file there is refused.
