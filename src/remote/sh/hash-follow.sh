@@ -20,8 +20,6 @@ while read -r r && [ "$r" != . ]; do set -- "$@" "$r"; done
 (cd / && exec cat >/dev/null 2>&1) <&3 &
 client=$!
 exec 3<&-
-# Gives up after about two minutes without a new range too, and when the staged data it was reading goes
-# away (published by another run, or abandoned).
 # python3's hashlib reads the staged file itself: dd into a pipe to the hasher cost about 0.4 s more CPU
 # per 512 MiB. Not on macOS, where python3 may be the stub that asks to install the developer tools.
 python=
@@ -29,7 +27,8 @@ case $(uname -s) in Darwin) ;; *) command -v python3 >/dev/null 2>&1 && python=1
 # python3 also waits for each range's done marker itself, looking every 5 ms: sh would run a sleep for
 # each look, and the last range's hash would wait for up to a nap more. It opens the file once the first
 # range is done (the writer makes it), and writes an empty line on stderr after every 64 MiB, as
-# read_range does.
+# read_range does. Either waiting gives up after about two minutes without a new range, and when the
+# staged data it was reading goes away (published by another run, or abandoned).
 hash_ranges_py='
 import hashlib, os, sys, time
 client, sha, unit, done, data, seen = int(sys.argv[1]), hashlib.sha256(), 1 << 20, 0, None, False
