@@ -369,6 +369,29 @@ describe('the destination programs alone, against a temp store', () => {
     expect(readdirSync(blobs)).not.toContain(`sha256-${wrong}`);
   });
 
+  it('hash-published answers a blob that vanishes before it is read as not there, not as a wrong sum: small or over 4 MiB', () => {
+    const blobs = join(store, 'blobs');
+    mkdirSync(blobs);
+    const put = (bytes: Buffer) => {
+      writeFileSync(join(blobs, `sha256-${sha256(bytes)}`), bytes);
+      return sha256(bytes);
+    };
+    const small = put(Buffer.from('a small blob\n'));
+    const large = put(randomBytes(5 * 1024 * 1024));
+    // A dd and a hasher that remove the files they are given just before they read them (pruned by Ollama meanwhile).
+    const bin = join(dir.path, 'bin');
+    mkdirSync(bin);
+    const real = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).stdout.toString().trim();
+    writeFileSync(join(bin, 'dd'), `#!/bin/sh\nfor a in "$@"; do case $a in if=*) rm -f -- "\${a#if=}" ;; esac; done\nexec ${real('dd')} "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'sha256sum'), `#!/bin/sh\n[ $# = 0 ] || rm -f -- "$@"\nexec ${real('sha256sum')} "$@"\n`, { mode: 0o755 });
+    const result = spawnSync('sh', ['-c', program('hash-published'), 'ollama-push', store, 'models', 'sha256sum', '0'], {
+      input: `${small}\n${large}\n`,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(result.status, result.stderr.toString()).toBe(0);
+    expect(result.stdout.toString().trim().split('\n').sort()).toEqual([`${large} -`, `${small} -`].sort());
+  });
+
   it('hash-published refuses a link at a wanted name before it hashes anything', () => {
     const blobs = join(store, 'blobs');
     mkdirSync(blobs);

@@ -27,13 +27,14 @@ enter_dir blobs
 # Files of up to 4 MiB go to the hasher 16 at a time (their names are sha256-<hex>: blob_table takes no
 # other), so that answers come at least every 64 MiB; a larger one alone through read_range, whose empty
 # lines on stderr keep the client's stall watchdog fed. A file gone since the ls has no sum: it is not
-# there.
+# there (a large one is looked for again after its hash: dd reads nothing of a name that is gone, and the
+# sum of nothing would say the blob is corrupt).
 small=$(printf '%s\n' "$wanted" | awk '$1 != "-" && $1 <= 4194304 { print "sha256-" $2 }')
 large=$(printf '%s\n' "$wanted" | awk '$1 != "-" && $1 > 4194304 { print $1, $2 }')
 {
   [ -z "$small" ] || printf '%s\n' "$small" | xargs -n 16 "$@" 2>/dev/null
   [ -z "$large" ] || printf '%s\n' "$large" | while read -r size h; do
-    sum=$(sha256_file "sha256-$h" "$size") && echo "$sum sha256-$h"
+    sum=$(sha256_file "sha256-$h" "$size") && [ -f "sha256-$h" ] && echo "$sum sha256-$h"
   done
   echo /
   printf '%s\n' "$wanted"
