@@ -24,6 +24,8 @@ function alive(pid: number): boolean {
 }
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+/** Where this machine's PATH finds a tool (for a wrapper on a test PATH that runs the real one). */
+const toolPath = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).stdout.toString().trim();
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 describe('the destination programs as files', () => {
@@ -182,7 +184,7 @@ describe('the destination programs alone, against a temp store', () => {
     const bin = join(dir.path, 'bin');
     mkdirSync(bin);
     const naps = join(dir.path, 'naps');
-    const sleep = spawnSync('sh', ['-c', 'command -v sleep']).stdout.toString().trim();
+    const sleep = toolPath('sleep');
     writeFileSync(join(bin, 'sleep'), `#!/bin/sh\necho $$ >> '${naps}'\nexec ${sleep} "$@"\n`, { mode: 0o755 });
     const writer = spawn('sh', ['-c', program('range-writer'), 'ollama-push', store, 'models', 'host 2 me', '2'], {
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
@@ -204,7 +206,7 @@ describe('the destination programs alone, against a temp store', () => {
   const blockOnlyTools = () => {
     const bin = join(dir.path, 'bin');
     mkdirSync(bin);
-    const dd = spawnSync('sh', ['-c', 'command -v dd']).stdout.toString().trim();
+    const dd = toolPath('dd');
     writeFileSync(join(bin, 'dd'), `#!/bin/sh\ncase "$*" in *count_bytes*) echo "dd: unknown iflag" >&2; exit 1 ;; esac\nexec ${dd} "$@"\n`, { mode: 0o755 });
     writeFileSync(join(bin, 'head'), '#!/bin/sh\necho "head read the writer\'s stdin" >&2\nexit 99\n', { mode: 0o755 });
     return { PATH: `${bin}:${process.env.PATH}` };
@@ -249,7 +251,7 @@ describe('the destination programs alone, against a temp store', () => {
     mkdirSync(bin);
     const log = join(dir.path, 'python.log');
     if (python) {
-      const real = spawnSync('sh', ['-c', 'command -v python3']).stdout.toString().trim();
+      const real = toolPath('python3');
       writeFileSync(join(bin, 'python3'), `#!/bin/sh\necho ran >> '${log}'\nexec ${real} "$@"\n`, { mode: 0o755 });
       return { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, pythonRuns: () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length };
     }
@@ -315,7 +317,7 @@ describe('the destination programs alone, against a temp store', () => {
     const path = followerPath(true);
     // A sleep that notes each run: python3 waits in its own process.
     const naps = join(dir.path, 'naps');
-    const sleep = spawnSync('sh', ['-c', 'command -v sleep']).stdout.toString().trim();
+    const sleep = toolPath('sleep');
     writeFileSync(join(dir.path, 'bin', 'sleep'), `#!/bin/sh\necho "$@" >> '${naps}'\nexec ${sleep} "$@"\n`, { mode: 0o755 });
     const result = await follow(sha256(blob), blob.length, ranges, path.env, async () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -381,9 +383,8 @@ describe('the destination programs alone, against a temp store', () => {
     // A dd and a hasher that remove the files they are given just before they read them (pruned by Ollama meanwhile).
     const bin = join(dir.path, 'bin');
     mkdirSync(bin);
-    const real = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).stdout.toString().trim();
-    writeFileSync(join(bin, 'dd'), `#!/bin/sh\nfor a in "$@"; do case $a in if=*) rm -f -- "\${a#if=}" ;; esac; done\nexec ${real('dd')} "$@"\n`, { mode: 0o755 });
-    writeFileSync(join(bin, 'sha256sum'), `#!/bin/sh\n[ $# = 0 ] || rm -f -- "$@"\nexec ${real('sha256sum')} "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'dd'), `#!/bin/sh\nfor a in "$@"; do case $a in if=*) rm -f -- "\${a#if=}" ;; esac; done\nexec ${toolPath('dd')} "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'sha256sum'), `#!/bin/sh\n[ $# = 0 ] || rm -f -- "$@"\nexec ${toolPath('sha256sum')} "$@"\n`, { mode: 0o755 });
     const result = spawnSync('sh', ['-c', program('hash-published'), 'ollama-push', store, 'models', 'sha256sum', '0'], {
       input: `${small}\n${large}\n`,
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
@@ -413,7 +414,7 @@ describe('the destination programs alone, against a temp store', () => {
     // A hasher that swaps the blob for a link to an outside copy just before it reads it.
     const bin = join(dir.path, 'bin');
     mkdirSync(bin);
-    const sha256sum = spawnSync('sh', ['-c', 'command -v sha256sum']).stdout.toString().trim();
+    const sha256sum = toolPath('sha256sum');
     writeFileSync(join(bin, 'sha256sum'), `#!/bin/sh\nrm -f sha256-${hex} && ln -s '${join(dir.path, 'outside')}' sha256-${hex}\nexec ${sha256sum} "$@"\n`, { mode: 0o755 });
     const result = spawnSync('sh', ['-c', program('hash-published'), 'ollama-push', store, 'models', 'sha256sum', '0'], {
       input: `${hex}\n`,
